@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make demo` (the main job) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+SCALE  ?= 0.01
+PYTEST_ARGS ?=
+
+.PHONY: help setup kafka-jars lint typecheck test test-unit test-integration demo clean
+
+help: ## Show this help.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP) kafka-jars ## Virtual environment, dependencies and Kafka jars (idempotent).
+
+kafka-jars: $(STAMP) ## Fetch Apache Kafka's jars from Maven Central once into the cache.
+	$(BIN)/regsosek kafka fetch
+
+lint: $(STAMP) ## ruff (lint + format check).
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy, strict.
+	$(BIN)/mypy streams schemas processors sinks monitoring tests benchmarks
+
+test: setup lint typecheck ## Set up, lint, type-check and run every test (unit, integration, e2e).
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+demo: setup ## The main job end to end on the embedded default (SCALE=0.01 for a quick look).
+	SCALE=$(SCALE) $(BIN)/python -m streams.demo
+
+clean: ## Stop the local broker; keep data. Remove the venv with `rm -rf .venv`.
+	-$(BIN)/regsosek kafka stop

@@ -1,0 +1,59 @@
+"""The ``regsosek`` command: one click group, one module per command.
+
+Every option is backed by a ``REGSOSEK_*`` variable through :class:`Settings`,
+so the CLI, the worker and the tests read configuration the same way. Errors
+derived from :class:`RegsosekError` end with one line and their own exit code,
+never a stack trace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from schemas.errors import RegsosekError
+from streams.settings import Settings
+
+#: Command modules, each exposing ``command`` (a click command or group).
+COMMAND_MODULES = (
+    "streams.cli.config",
+)
+
+
+class _Group(click.Group):
+    """Turns project errors into one clear line and a specific exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RegsosekError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Regsosek streaming ingestion: Kafka -> Faust -> ClickHouse.
+
+    Configuration comes from REGSOSEK_* environment variables; see `regsosek config`.
+    """
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = settings
+
+
+for _name in COMMAND_MODULES:
+    cli.add_command(importlib.import_module(_name).command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="regsosek")

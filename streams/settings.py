@@ -1,0 +1,127 @@
+"""The one settings object, read from ``REGSOSEK_*`` environment variables.
+
+Built once at each entry point (CLI command, worker, gateway, test fixture) and
+passed down; nothing deeper in the code reads ``os.environ``. Credentials are
+``SecretStr`` and DSNs/URLs are masked whenever settings are shown, because
+operators paste ``regsosek config`` output into chat and tickets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REGSOSEK_"
+MASK = "****"
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded artifacts (Kafka jars) live, shared by every state directory.
+
+    Kept outside the state directory so a test run with a throwaway state
+    directory, or ``rm -rf .regsosek``, does not download Kafka again.
+    """
+    import os  # noqa: PLC0415 - the one place a default depends on the environment
+
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "regsosek"
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one process."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    state_dir: Path = Field(
+        Path(".regsosek"),
+        description="Local data: broker logs and pid, the embedded ClickHouse, simulator output.",
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir,
+        description="Downloaded artifacts (Kafka jars), reused across state directories.",
+    )
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated host:port."
+    )
+    kafka_controller_port: int = Field(
+        9093, description="KRaft controller port of the local broker (`regsosek kafka`)."
+    )
+    kafka_heap: str = Field("768m", description="Java heap (-Xmx) of the local broker.")
+    clickhouse_dsn: SecretStr = Field(
+        SecretStr(""),
+        description="chdb:///path (embedded engine) or http(s)://user:pass@host:8123/db.",
+    )
+    schema_registry_url: SecretStr | None = Field(
+        None, description="Confluent-compatible schema registry; unset = local registry."
+    )
+    web_port: int = Field(6066, description="Worker HTTP port: /metrics, health, progress JSON.")
+    gateway_port: int = Field(8080, description="HTTP gateway port for field apps.")
+    topic_partitions: int = Field(6, ge=1, description="Partitions of each regsosek.* topic.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor of each topic.")
+    topic_retention_ms: int = Field(
+        90 * 24 * 3600 * 1000,
+        description="Retention of the submission topics (default 90 days: fieldwork + edits).",
+    )
+    nik_hmac_key: SecretStr = Field(
+        SecretStr("change-me"), description="Key of the HMAC that stands in for NIK in analytics."
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_dsn(cls, data: Any) -> Any:
+        """Put the embedded engine under the state directory unless a DSN is given."""
+        if isinstance(data, dict) and not _present(data.get("clickhouse_dsn")):
+            state_dir = Path(data.get("state_dir") or ".regsosek")
+            data = {**data, "clickhouse_dsn": f"chdb://{state_dir.resolve() / 'clickhouse'}"}
+        return data
+
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server: the one the local broker listens on."""
+        first = self.kafka_bootstrap.split(",")[0].strip()
+        return int(first.rsplit(":", 1)[1])
+
+    @property
+    def kafka_host(self) -> str:
+        """Host of the first bootstrap server."""
+        return self.kafka_bootstrap.split(",")[0].strip().rsplit(":", 1)[0]
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, with passwords in DSNs and URLs and all secrets hidden."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in {"clickhouse_dsn", "schema_registry_url"}:
+                shown[name] = mask_url(value.get_secret_value()) if value else ""
+            elif isinstance(value, SecretStr):
+                shown[name] = MASK if value.get_secret_value() else ""
+            else:
+                shown[name] = str(value)
+        return shown
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        return ENV_PREFIX + field.upper()
+
+
+def _present(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host/...``; keep everything else."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}"))
