@@ -21,6 +21,8 @@ from streams.settings import Settings
 #: Command modules, each exposing ``command`` (a click command or group).
 COMMAND_MODULES = (
     "streams.cli.config",
+    "streams.cli.kafka",
+    "streams.cli.db",
 )
 
 
@@ -47,6 +49,9 @@ def cli(ctx: click.Context) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.log_level.upper() != "DEBUG":
+        # kafka-python logs every refused connection at ERROR; our commands say it once.
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     ctx.obj = settings
 
 

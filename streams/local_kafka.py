@@ -1,0 +1,377 @@
+"""A real single-node Apache Kafka broker (KRaft) for machines without Docker.
+
+The jars come from Maven Central through ``deploy/kafka/pom.xml`` and are cached
+once per pom content, so later starts and ``make setup`` download nothing. The
+broker runs as a detached ``java -cp … kafka.Kafka`` process whose data, pid and
+log live under ``<state_dir>/kafka``. ``stop`` only ever signals the process it
+started: the pid file is checked against the process's command line first, so a
+recycled pid is never killed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from pathlib import Path
+from string import Template
+
+from schemas.errors import BrokerError, DownloadError, MissingToolError, PortInUseError
+from streams.kafka_admin import broker_api_version, metadata_answered
+
+#: Where the pom, config template and logging config are kept in the repository.
+DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kafka"
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 60.0
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class JarCache:
+    """Cached jars for one version of ``pom.xml`` (keyed by its content)."""
+
+    root: Path
+
+    @classmethod
+    def for_pom(cls, cache_dir: Path, pom: Path) -> JarCache:
+        digest = sha256(pom.read_bytes()).hexdigest()[:12]
+        return cls(cache_dir / "kafka" / digest)
+
+    @property
+    def libs(self) -> Path:
+        return self.root / "libs"
+
+    @property
+    def complete(self) -> bool:
+        return (self.root / ".complete").exists()
+
+    def kafka_version(self) -> str:
+        """The Apache Kafka release the cached jars hold, read off the broker jar's name."""
+        for jar in self.libs.glob("kafka_2.13-*.jar"):
+            return jar.name.removeprefix("kafka_2.13-").removesuffix(".jar")
+        raise BrokerError(f"no kafka_2.13 jar in {self.libs}: run `regsosek kafka fetch`")
+
+
+@dataclass(frozen=True)
+class BrokerLayout:
+    """Files of one local broker under the state directory."""
+
+    root: Path
+
+    @classmethod
+    def under(cls, state_dir: Path) -> BrokerLayout:
+        return cls(state_dir.resolve() / "kafka")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def server_log(self) -> Path:
+        return self.log_dir / "server.log"
+
+    @property
+    def console_log(self) -> Path:
+        return self.log_dir / "console.log"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "broker.pid"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.root / "cluster.json"
+
+
+@dataclass(frozen=True)
+class BrokerSpec:
+    """Everything needed to run one local broker; built from settings at the edge."""
+
+    host: str
+    port: int
+    controller_port: int
+    state_dir: Path
+    cache_dir: Path
+    heap: str = "768m"
+    partitions: int = 6
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def layout(self) -> BrokerLayout:
+        return BrokerLayout.under(self.state_dir)
+
+    @property
+    def jars(self) -> JarCache:
+        return JarCache.for_pom(self.cache_dir, DEPLOY_DIR / "pom.xml")
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What ``status`` reports: whether our process is alive and the broker answers."""
+
+    pid: int | None
+    running: bool
+    answering: bool
+    bootstrap: str
+    version: str | None
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def render_config(template: str, spec: BrokerSpec, log_dirs: Path) -> str:
+    """Fill the server.properties template; unknown placeholders are an error."""
+    return Template(template).substitute(
+        host=spec.host,
+        port=spec.port,
+        controller_port=spec.controller_port,
+        log_dirs=str(log_dirs),
+        partitions=spec.partitions,
+    )
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def java_command(spec: BrokerSpec, java: str, main_class: str, *args: str) -> list[str]:
+    """The ``java`` command line for a class on the cached classpath."""
+    layout = spec.layout
+    return [
+        java,
+        f"-Xmx{spec.heap}",
+        "-Xms128m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration=file:{DEPLOY_DIR / 'log4j.properties'}",
+        f"-Dkafka.logs.dir={layout.log_dir}",
+        "-cp",
+        f"{spec.jars.libs}/*",
+        main_class,
+        *args,
+    ]
+
+
+# ---------------------------------------------------------------- tools and jars
+
+
+def find_tool(name: str, hint: str) -> str:
+    """Absolute path of ``name`` on PATH (``java`` also via JAVA_HOME), else a clear error."""
+    if name == "java" and os.environ.get("JAVA_HOME"):
+        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise MissingToolError(f"`{name}` not found on PATH: {hint}")
+    return found
+
+
+def fetch_jars(spec: BrokerSpec) -> tuple[JarCache, bool]:
+    """Make sure the jars are cached; returns the cache and whether anything was downloaded."""
+    cache = spec.jars
+    if cache.complete:
+        return cache, False
+    mvn = find_tool("mvn", "install Maven (apt-get install maven) to fetch Kafka's jars")
+    cache.root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=cache.root))
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(DEPLOY_DIR / "pom.xml"),
+        # Pinned plugin: the same resolver on every machine, and a failed download names
+        # the artifact and the network cause instead of "no plugin for prefix".
+        "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"mvn could not fetch Kafka's jars: {_first_error(result.stdout)}")
+    if cache.libs.exists():
+        shutil.rmtree(cache.libs)
+    staging.rename(cache.libs)
+    (cache.root / ".complete").write_text(json.dumps({"fetched_at": time.time()}))
+    return cache, True
+
+
+def _first_error(output: str) -> str:
+    """The first Maven ``[ERROR]`` line, which names the artifact or the network cause."""
+    output = _ANSI.sub("", output)
+    for line in output.splitlines():
+        if "[ERROR]" in line:
+            return line.replace("[ERROR]", "").strip()[:400]
+    return output.strip().splitlines()[-1][:400] if output.strip() else "no output from mvn"
+
+
+# ---------------------------------------------------------------- process control
+
+
+def read_pid(layout: BrokerLayout) -> int | None:
+    """The pid we recorded, if that process is alive and still our broker."""
+    try:
+        pid = int(layout.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _is_our_broker(pid, layout) else None
+
+
+def _is_our_broker(pid: int, layout: BrokerLayout) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    args = [part.decode(errors="replace") for part in cmdline]
+    return state != "Z" and "kafka.Kafka" in args and str(layout.config) in args
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port (we try to bind it ourselves)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _format_storage(spec: BrokerSpec, java: str) -> None:
+    """Format the KRaft log directory once; the cluster id is kept beside it."""
+    layout = spec.layout
+    if (layout.data_dir / "meta.properties").exists():
+        return
+    cluster_id = new_cluster_id()
+    cmd = java_command(
+        spec, java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(layout.config)
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise BrokerError(f"formatting storage failed: {detail[-1] if detail else 'no output'}")
+    layout.meta_file.write_text(json.dumps({"cluster_id": cluster_id}))
+
+
+def start(spec: BrokerSpec, echo: Callable[[str], None] = print) -> BrokerStatus:
+    """Start the broker unless ours already runs; return once it answers metadata requests."""
+    layout = spec.layout
+    running = read_pid(layout)
+    if running is not None:
+        echo(f"Kafka already running (pid {running}) at {spec.bootstrap}; nothing to do.")
+        return status(spec)
+    java = find_tool("java", "install a JDK 17 (apt-get install openjdk-17-jre-headless)")
+    for port in (spec.port, spec.controller_port):
+        if not port_free(spec.host, port):
+            raise PortInUseError(f"port {port} on {spec.host} is in use by another process")
+    cache, downloaded = fetch_jars(spec)
+    echo(("Fetched" if downloaded else "Reusing cached") + f" Kafka jars in {cache.libs}")
+    for directory in (layout.data_dir, layout.log_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    template = (DEPLOY_DIR / "server.properties.template").read_text()
+    layout.config.write_text(render_config(template, spec, layout.data_dir))
+    _format_storage(spec, java)
+    with layout.console_log.open("ab") as console:
+        proc = subprocess.Popen(
+            java_command(spec, java, "kafka.Kafka", str(layout.config)),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    layout.pid_file.write_text(str(proc.pid))
+    _wait_ready(spec, proc)
+    return status(spec)
+
+
+def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            spec.layout.pid_file.unlink(missing_ok=True)
+            raise BrokerError(
+                f"broker exited with code {proc.returncode} during start-up: "
+                f"{_last_error(spec.layout)} (log: {spec.layout.server_log})"
+            )
+        if metadata_answered(spec.bootstrap, timeout_s=2.0):
+            return
+        time.sleep(0.5)
+    raise BrokerError(
+        f"broker did not answer a metadata request within {READY_TIMEOUT_S:.0f}s "
+        f"(log: {spec.layout.server_log})"
+    )
+
+
+def _last_error(layout: BrokerLayout) -> str:
+    for log in (layout.server_log, layout.console_log):
+        if log.exists():
+            lines = [ln for ln in log.read_text(errors="replace").splitlines() if "ERROR" in ln]
+            if lines:
+                return lines[-1][:400]
+    return "no error in the log"
+
+
+def stop(spec: BrokerSpec) -> int | None:
+    """Stop the broker we started (SIGTERM, then SIGKILL after a timeout); return its pid."""
+    layout = spec.layout
+    pid = read_pid(layout)
+    if pid is None:
+        layout.pid_file.unlink(missing_ok=True)
+        return None
+    os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, layout, STOP_TIMEOUT_S):
+        os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, layout, 10.0)
+    layout.pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def _wait_gone(pid: int, layout: BrokerLayout, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our child (tests)
+            os.waitpid(pid, os.WNOHANG)
+        if not _is_our_broker(pid, layout):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def status(spec: BrokerSpec) -> BrokerStatus:
+    """Our process's pid and whether the bootstrap address answers metadata requests."""
+    pid = read_pid(spec.layout)
+    answering = metadata_answered(spec.bootstrap, timeout_s=2.0)
+    version = None
+    if answering and spec.jars.complete and pid is not None:
+        version = spec.jars.kafka_version()
+    elif answering:
+        version = broker_api_version(spec.bootstrap)
+    return BrokerStatus(pid, pid is not None, answering, spec.bootstrap, version)
