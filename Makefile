@@ -39,7 +39,7 @@ test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 demo: setup ## The main job end to end on the embedded default (SCALE=0.01 for a quick look).
-	SCALE=$(SCALE) $(BIN)/python -m streams.demo
+	$(BIN)/regsosek demo --scale $(SCALE)
 
 clean: ## Stop the local broker; keep data. Remove the venv with `rm -rf .venv`.
 	-$(BIN)/regsosek kafka stop

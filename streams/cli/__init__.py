@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "streams.cli.config",
     "streams.cli.kafka",
     "streams.cli.db",
+    "streams.cli.demo",
 )
 
 
