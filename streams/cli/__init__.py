@@ -23,7 +23,9 @@ COMMAND_MODULES = (
     "streams.cli.config",
     "streams.cli.kafka",
     "streams.cli.db",
+    "streams.cli.topics",
     "streams.cli.demo",
+    "streams.cli.master",
 )
 
 

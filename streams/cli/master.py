@@ -1,0 +1,46 @@
+"""``regsosek master``: region master data (and later rosters and targets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from processors.regions import DEFAULT_REGIONS_FILE, Level, load_regions
+from streams import region_build
+from streams.settings import Settings
+
+DEFAULT_BRIDGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "bps-kemendagri"
+
+
+@click.group("master")
+def command() -> None:
+    """Master data the processors check and enrich submissions against."""
+
+
+@command.command("build-regions")
+@click.option(
+    "--bridge-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=DEFAULT_BRIDGE,
+    show_default=True,
+    help="Directory with the BPS<->Kemendagri bridge CSVs.",
+)
+@click.option("--version", "version", default=region_build.PACKAGE_VERSION, show_default=True)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=DEFAULT_REGIONS_FILE, show_default=True
+)
+def build_regions(bridge_dir: Path, version: str, output: Path) -> None:
+    """Regenerate the shipped region master from the npm package idn-area-data."""
+    count = region_build.build(bridge_dir, output, version)
+    click.echo(f"Wrote {count} regions from idn-area-data {version} to {output}")
+
+
+@command.command("regions")
+@click.pass_obj
+def regions(settings: Settings) -> None:
+    """Count the areas of the region master in use, per level."""
+    del settings
+    master = load_regions()
+    for level in Level:
+        click.echo(f"{level.value:9} {master.count(level):>6}")
