@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+#
+# The project's own services (gateway, worker and one-shot commands such as
+# `topics create`) run from this one image. The entrypoint is the `regsosek` CLI;
+# docker-compose.yml picks the command and configures everything through
+# REGSOSEK_* environment variables (see `regsosek config`). Healthchecks live in
+# the compose file, next to the ports they probe.
+#
+#   docker build -t regsosek-streaming .
+#   docker run --rm regsosek-streaming config
+
+# ---------------------------------------------------------------- build stage
+FROM python:3.11-slim AS build
+
+# A compiler for the dependencies that have no wheel on this architecture
+# (faust-streaming's Cython extensions on arm64). It stays in this stage.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone, so that a code change does not
+# download them again (no dev extras: the image carries no test tooling).
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+# Then the project itself (what .dockerignore lets through).
+COPY . .
+RUN /opt/venv/bin/pip install --no-deps . \
+    && /opt/venv/bin/regsosek --help > /dev/null
+
+# -------------------------------------------------------------- runtime stage
+FROM python:3.11-slim AS runtime
+
+LABEL org.opencontainers.image.title="regsosek-streaming" \
+      org.opencontainers.image.description="Regsosek streaming ingestion: Kafka -> Faust -> ClickHouse" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    REGSOSEK_STATE_DIR=/data
+
+# Non-root user with a fixed numeric id (Kubernetes' runAsNonRoot can check it);
+# /data is its state directory and the mount point of the worker's volume.
+RUN groupadd --system --gid 10001 regsosek \
+    && useradd --system --uid 10001 --gid regsosek --create-home \
+        --home-dir /home/regsosek --shell /usr/sbin/nologin regsosek \
+    && install -d -o regsosek -g regsosek -m 0750 /data
+
+COPY --from=build /opt/venv /opt/venv
+
+USER 10001:10001
+WORKDIR /home/regsosek
+
+# worker: /metrics, health, progress (REGSOSEK_WEB_PORT); gateway: field apps (REGSOSEK_GATEWAY_PORT)
+EXPOSE 6066 8080
+
+ENTRYPOINT ["regsosek"]
+CMD ["--help"]
