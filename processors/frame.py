@@ -119,16 +119,19 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
 
 
 def read_enumerators(path: Path) -> Iterator[Enumerator]:
+    """Rows of ``enumerators.csv``."""
     for _number, row in _rows(path, ENUMERATOR_COLUMNS):
         yield Enumerator(row["enumerator_id"], row["supervisor_id"], row["regency_code"])
 
 
 def read_assignments(path: Path) -> Iterator[Assignment]:
+    """Rows of ``assignments.csv``."""
     for _number, row in _rows(path, ASSIGNMENT_COLUMNS):
         yield Assignment(row["enumerator_id"], row["village_code"], row["sls_code"])
 
 
 def read_targets(path: Path) -> Iterator[Target]:
+    """Rows of ``targets.csv``; a non-numeric target names its line."""
     for number, row in _rows(path, TARGET_COLUMNS):
         try:
             expected = int(row["expected_households"])
