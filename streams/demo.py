@@ -92,9 +92,9 @@ def _optional_steps(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
     if importlib.util.find_spec("streams.topics") is not None:
 
         def topics() -> str:
-            from streams.topics import ensure_topics  # noqa: PLC0415
+            from streams.topics import desired_topics, ensure_topics, summary  # noqa: PLC0415
 
-            return ensure_topics(settings)
+            return summary(ensure_topics(settings.kafka_bootstrap, desired_topics(settings)))
 
         steps.append(("Topics", topics))
     return steps

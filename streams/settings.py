@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(6066, description="Worker HTTP port: /metrics, health, progress JSON.")
     gateway_port: int = Field(8080, description="HTTP gateway port for field apps.")
+    gateway_host: str = Field(
+        "127.0.0.1",
+        description="Address the gateway listens on; 0.0.0.0 accepts field apps from the network.",
+    )
+    gateway_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer tokens of enumerators, 'token:ENUMERATOR_ID' pairs, comma-separated.",
+    )
+    gateway_tokens_file: Path | None = Field(
+        None,
+        description="JSON or YAML file mapping bearer token -> enumerator id (adds to the above).",
+    )
+    gateway_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body the gateway reads (else 413)."
+    )
+    gateway_max_batch_items: int = Field(
+        200, ge=1, description="Most submissions in one POST /v1/submissions/batch (else 413)."
+    )
+    gateway_kafka_timeout_ms: int = Field(
+        10_000,
+        ge=100,
+        description="How long the gateway waits for Kafka to acknowledge before answering 503.",
+    )
     topic_partitions: int = Field(6, ge=1, description="Partitions of each regsosek.* topic.")
     topic_replication: int = Field(1, ge=1, description="Replication factor of each topic.")
     topic_retention_ms: int = Field(

@@ -24,8 +24,10 @@ COMMAND_MODULES = (
     "streams.cli.kafka",
     "streams.cli.db",
     "streams.cli.topics",
+    "streams.cli.gateway",
     "streams.cli.demo",
     "streams.cli.master",
+    "streams.cli.schemas",
 )
 
 

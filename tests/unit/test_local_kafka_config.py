@@ -46,9 +46,10 @@ def test_unknown_placeholder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_cluster_id_is_kraft_shaped() -> None:
-    ids = {local_kafka.new_cluster_id() for _ in range(50)}
-    assert len(ids) == 50
+    ids = {local_kafka.new_cluster_id() for _ in range(2000)}
+    assert len(ids) == 2000
     for cluster_id in ids:
+        assert not cluster_id.startswith("-"), "StorageTool would read it as an option"
         assert len(cluster_id) == 22
         assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 

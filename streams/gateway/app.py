@@ -1,0 +1,265 @@
+"""The aiohttp application: routes, limits, and the thread pool that talks to Kafka.
+
+Handlers stay thin: authenticate (pure, :mod:`auth`), read and parse the body
+(:mod:`payloads`), hand the document to :class:`SubmissionService` in a thread
+and render what comes back. Refusals travel as :class:`Problem` and are
+rendered by one middleware into the documented JSON error body.
+
+Why a thread pool and not aiokafka: the SDK's kafka-python publisher already
+holds every rule that makes a receipt trustworthy (schema check first,
+household-id keys, ``acks=all``, idempotence, compression, timeouts), and the
+field apps that use the SDK directly must get exactly the same behaviour as
+those that speak HTTP. kafka-python's producer is thread-safe and blocks only
+while waiting for the acknowledgement, so a small pool (:data:`KAFKA_THREADS`)
+keeps that many publishes in flight while the event loop keeps serving; a
+second producer implementation would be a second place for those rules to drift.
+
+The access log never contains the Authorization header (aiohttp's default
+format logs the request line, status, size, referrer and user agent only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from aiohttp import hdrs, web
+
+from schemas.catalog import load_schema
+from schemas.jsonform import JsonForm
+from schemas.registry import registry_from_url
+from streams.gateway.auth import (
+    Authenticated,
+    Denied,
+    TokenStore,
+    authenticate,
+    token_store_from_settings,
+)
+from streams.gateway.payloads import (
+    Problem,
+    batch_body,
+    batch_items,
+    batch_status,
+    error_body,
+    is_json_content_type,
+    parse_json,
+    receipt_body,
+)
+from streams.gateway.service import SubmissionService
+from streams.kafka_admin import metadata_answered
+from streams.sdk import ProducerOptions, Publisher, SubmissionPublisher
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+KAFKA_THREADS = 32
+RETRY_AFTER_S = 5
+WWW_AUTHENTICATE = 'Bearer realm="regsosek"'
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The gateway's limits and where Kafka is (for the readiness probe)."""
+
+    bootstrap: str
+    max_body_bytes: int = 1024 * 1024
+    max_batch_items: int = 200
+    kafka_timeout_ms: int = 10_000
+    retry_after_s: int = RETRY_AFTER_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayConfig:
+        return cls(
+            bootstrap=settings.kafka_bootstrap,
+            max_body_bytes=settings.gateway_max_body_bytes,
+            max_batch_items=settings.gateway_max_batch_items,
+            kafka_timeout_ms=settings.gateway_kafka_timeout_ms,
+        )
+
+
+CONFIG = web.AppKey("config", GatewayConfig)
+TOKENS = web.AppKey("tokens", TokenStore)
+SERVICE = web.AppKey("service", SubmissionService)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+
+def create_app(config: GatewayConfig, tokens: TokenStore, publisher: Publisher) -> web.Application:
+    """The application; it owns ``publisher`` and closes it on shutdown."""
+    app = web.Application(
+        middlewares=[_problems], client_max_size=config.max_body_bytes, logger=log
+    )
+    app[CONFIG] = config
+    app[TOKENS] = tokens
+    app[SERVICE] = SubmissionService(
+        publisher, JsonForm(load_schema("HouseholdSubmission")), config.retry_after_s
+    )
+    app[EXECUTOR] = ThreadPoolExecutor(KAFKA_THREADS, thread_name_prefix="gateway-kafka")
+    app.router.add_post("/v1/submissions", post_submission)
+    app.router.add_post("/v1/submissions/batch", post_batch)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.yaml", openapi)
+    app.on_startup.append(_warm_up)
+    app.on_cleanup.append(_close)
+    return app
+
+
+def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> web.Application:
+    """The application as ``regsosek gateway`` runs it, everything built from settings."""
+    config = GatewayConfig.from_settings(settings)
+    url = settings.schema_registry_url
+    registry = registry_from_url(url.get_secret_value() if url else None)
+    options = ProducerOptions(client_id="regsosek-gateway", timeout_ms=config.kafka_timeout_ms)
+    publisher = SubmissionPublisher(settings.kafka_bootstrap, registry, options=options)
+    return create_app(config, tokens or token_store_from_settings(settings), publisher)
+
+
+# --- handlers --------------------------------------------------------------------------
+
+
+async def post_submission(request: web.Request) -> web.Response:
+    """One household submission -> 202 with its Kafka position, once acknowledged."""
+    caller = _caller(request)
+    document = await _read_json(request)
+    service = request.app[SERVICE]
+    receipt = await _in_thread(request, service.submit, caller, document)
+    return web.json_response(receipt_body(receipt), status=202)
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """Many submissions (an offline backlog) -> 202 all accepted, 207 mixed, 503 Kafka."""
+    caller = _caller(request)
+    document = await _read_json(request)
+    items = batch_items(document, request.app[CONFIG].max_batch_items)
+    service = request.app[SERVICE]
+    results = await _in_thread(request, service.submit_batch, caller, items)
+    status = batch_status(results)
+    headers = service.retry_after if status == 503 else None
+    return web.json_response(batch_body(results), status=status, headers=headers)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """Liveness: the process answers. Kafka's state is /readyz's business."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: Kafka answers a metadata request within the Kafka timeout."""
+    config = request.app[CONFIG]
+    timeout_s = min(config.kafka_timeout_ms / 1000, 5.0)
+    if await _in_thread(request, metadata_answered, config.bootstrap, timeout_s):
+        return web.json_response({"status": "ready", "kafka": "reachable"})
+    body = error_body("Kafka is unreachable; submissions would be refused with 503")
+    headers = {"Retry-After": str(config.retry_after_s)}
+    return web.json_response(body | {"status": "not ready"}, status=503, headers=headers)
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    """The API contract (docs/openapi.yaml, checked in)."""
+    if not OPENAPI_FILE.is_file():
+        raise Problem(404, "docs/openapi.yaml is not installed with this gateway")
+    text = OPENAPI_FILE.read_text(encoding="utf-8")
+    return web.Response(text=text, content_type="application/yaml")
+
+
+# --- request edges ---------------------------------------------------------------------
+
+
+def _caller(request: web.Request) -> Authenticated:
+    outcome = authenticate(request.headers.get(hdrs.AUTHORIZATION), request.app[TOKENS])
+    if isinstance(outcome, Denied):
+        challenge = WWW_AUTHENTICATE
+        if request.headers.get(hdrs.AUTHORIZATION):
+            challenge += ', error="invalid_token"'
+        raise Problem(401, outcome.reason, headers={hdrs.WWW_AUTHENTICATE: challenge})
+    return outcome
+
+
+async def _read_json(request: web.Request) -> Any:
+    """The body as JSON, after the content-type (415) and size (413) checks."""
+    if not is_json_content_type(request.content_type):
+        raise Problem(
+            415, f"send JSON (Content-Type: application/json), not {request.content_type}"
+        )
+    limit = request.app[CONFIG].max_body_bytes
+    too_large = Problem(413, f"request body larger than {limit} bytes; send smaller batches")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+    return parse_json(body)
+
+
+async def _in_thread(
+    request: web.Request, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run blocking Kafka work in the gateway's pool, keeping the event loop free."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(request.app[EXECUTOR], lambda: work(*args, **kwargs))
+
+
+@web.middleware
+async def _problems(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Render refusals (ours and aiohttp's 404/405) as the documented JSON error body."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return web.json_response(problem.body(), status=problem.status, headers=problem.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        keep = {k: v for k, v in exc.headers.items() if k in (hdrs.ALLOW, hdrs.RETRY_AFTER)}
+        return web.json_response(error_body(exc.reason), status=exc.status, headers=keep)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response(
+            error_body("internal error; the request was not accepted"), status=500
+        )
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+async def _warm_up(app: web.Application) -> None:
+    """Connect the producer in the background so the first submission is not slow."""
+    publisher = app[SERVICE].publisher
+    connect = getattr(publisher, "connect", None)
+    if connect is None:
+        return
+
+    def attempt() -> None:
+        with contextlib.suppress(Exception):  # a broker that is down is /readyz's news
+            connect()
+
+    asyncio.get_running_loop().run_in_executor(app[EXECUTOR], attempt)
+
+
+async def _close(app: web.Application) -> None:
+    """Deliver pending records, close the producer, stop the pool."""
+    executor = app[EXECUTOR]
+    await asyncio.get_running_loop().run_in_executor(executor, app[SERVICE].publisher.close)
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def run(settings: Settings, tokens: TokenStore | None = None) -> None:
+    """Serve until interrupted (``regsosek gateway``)."""
+    web.run_app(
+        app_from_settings(settings, tokens),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=log.info,
+    )

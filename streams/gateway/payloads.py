@@ -1,0 +1,173 @@
+"""What the gateway reads and answers, as pure functions of bytes and records.
+
+Every refusal is a :class:`Problem` (status, one-line message, field errors),
+rendered by one function into the documented error body::
+
+    {"error": "2 invalid field(s) for HouseholdSubmission: ...",
+     "errors": [{"path": "members[0].sex", "problem": "unknown enum symbol ..."}]}
+
+Batch answers are shaped here too, so the 202/207 rule is unit-tested
+without a server or a broker. See docs/openapi.yaml for the contract.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.validate import FieldError
+from streams.sdk import Receipt
+
+JSON_TYPES = ("application/json",)
+
+
+class Problem(Exception):
+    """A refused request (an HTTP "problem", RFC 9457): status, message, field errors."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body."""
+        return error_body(self.message, self.errors)
+
+
+def error_body(message: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:
+    """``{"error": message, "errors": [{"path", "problem"}...]}`` (errors only when any)."""
+    body: dict[str, Any] = {"error": message}
+    if errors:
+        body["errors"] = [{"path": e.path, "problem": e.problem} for e in errors]
+    return body
+
+
+def is_json_content_type(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type (parameters were already stripped)."""
+    kind = content_type.strip().lower()
+    return kind in JSON_TYPES or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in ``body``, or Problem 400 saying where it breaks.
+
+    NaN and Infinity are refused: they are not JSON, and Avro doubles made from
+    them would poison every average downstream.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, f"malformed JSON: body is not UTF-8 (byte {exc.start})") from None
+    if not text.strip():
+        raise Problem(400, "malformed JSON: empty body")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise Problem(
+            400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:
+        raise Problem(400, f"malformed JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def batch_items(document: Any, max_items: int) -> list[Any]:
+    """The submissions of a batch body: a JSON array, or ``{"submissions": [...]}``."""
+    if isinstance(document, Mapping) and set(document) == {"submissions"}:
+        document = document["submissions"]
+    if not isinstance(document, list):
+        raise Problem(400, 'a batch is a JSON array of submissions or {"submissions": [...]}')
+    if not document:
+        raise Problem(400, "the batch holds no submissions")
+    if len(document) > max_items:
+        raise Problem(
+            413, f"the batch holds {len(document)} submissions; at most {max_items} per request"
+        )
+    return document
+
+
+def receipt_body(receipt: Receipt) -> dict[str, Any]:
+    """The 202 body: where the broker stored the submission."""
+    return {
+        "submission_id": receipt.record_id,
+        "topic": receipt.topic,
+        "partition": receipt.partition,
+        "offset": receipt.offset,
+    }
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome of one submission of a batch, in the batch's order."""
+
+    index: int
+    status: int
+    submission_id: str | None = None
+    receipt: Receipt | None = None
+    message: str = ""
+    errors: tuple[FieldError, ...] = field(default_factory=tuple)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.receipt is not None:
+            return out | receipt_body(self.receipt)
+        out["submission_id"] = self.submission_id
+        return out | error_body(self.message, self.errors)
+
+
+def accepted(index: int, receipt: Receipt) -> ItemResult:
+    """An item the broker acknowledged."""
+    return ItemResult(index, 202, receipt.record_id, receipt)
+
+
+def refused(index: int, item: Any, problem: Problem) -> ItemResult:
+    """An item refused for its content (400) or its enumerator (403)."""
+    return ItemResult(
+        index, problem.status, submission_id_of(item), None, problem.message, tuple(problem.errors)
+    )
+
+
+def not_acknowledged(index: int, item: Any) -> ItemResult:
+    """A valid item the broker did not acknowledge before the batch failed."""
+    return ItemResult(
+        index, 503, submission_id_of(item), None, "not acknowledged by Kafka; send again"
+    )
+
+
+def batch_status(results: Sequence[ItemResult]) -> int:
+    """202 when every submission was accepted, 503 when Kafka failed any, else 207."""
+    if any(result.status == 503 for result in results):
+        return 503
+    return 202 if all(result.status == 202 for result in results) else 207
+
+
+def batch_body(results: Sequence[ItemResult]) -> dict[str, Any]:
+    """The batch answer: counts, then one result per submission in the batch's order."""
+    accepted_count = sum(result.status == 202 for result in results)
+    body: dict[str, Any] = {
+        "accepted": accepted_count,
+        "rejected": len(results) - accepted_count,
+        "results": [result.body() for result in sorted(results, key=lambda r: r.index)],
+    }
+    if batch_status(results) == 503:
+        body["error"] = "Kafka did not acknowledge every submission; send the failed ones again"
+    return body
+
+
+def submission_id_of(item: Any) -> str | None:
+    """The ``submission_id`` of a raw JSON item when it has a textual one."""
+    value = item.get("submission_id") if isinstance(item, Mapping) else None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,255 @@
+"""The platform's Kafka topics: what they should look like, and making them so.
+
+Two halves, kept apart on purpose. :func:`desired_topics` is a pure function of
+the settings (names, partition counts, replication, retention, broker-side
+configs), unit-tested without a broker and reused by whoever needs the names.
+:func:`ensure_topics` and :func:`describe_topics` are the I/O: they talk to the
+cluster with kafka-python's admin client and report what they found instead of
+failing on topics that already exist, so ``regsosek topics create`` can run at
+every deploy.
+
+A topic that exists with *fewer* partitions than desired is reported, not
+altered: adding partitions remaps keys (household ids) to partitions and
+breaks the per-household ordering of events already written, so it is an
+operator's decision, not a side effect of a deploy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from schemas.errors import BrokerError
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Household submissions from field apps (HouseholdSubmission, key = household id).
+SUBMISSIONS = "regsosek.submissions"
+#: Field-app activity: logins, syncs, heartbeats (EnumeratorEvent, key = enumerator id).
+ENUMERATOR_EVENTS = "regsosek.enumerator-events"
+#: Submissions that passed the processors' rules (ValidatedSubmission, key = household id).
+SUBMISSIONS_VALID = "regsosek.submissions.valid"
+#: Undecodable or rule-breaking input with reason codes and the original bytes (Rejection).
+SUBMISSIONS_REJECTED = "regsosek.submissions.rejected"
+
+ALL_TOPICS = (SUBMISSIONS, ENUMERATOR_EVENTS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+
+_PURPOSE = {
+    SUBMISSIONS: "household submissions from field apps (key = household id)",
+    ENUMERATOR_EVENTS: "enumerator activity: login, sync, heartbeat (key = enumerator id)",
+    SUBMISSIONS_VALID: "submissions that passed validation (key = household id)",
+    SUBMISSIONS_REJECTED: "rejected input with reason codes and original bytes",
+}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as it should exist: the admin request, plus why it exists."""
+
+    name: str
+    partitions: int
+    replication: int
+    configs: Mapping[str, str] = field(default_factory=dict)
+    purpose: str = ""
+
+    def admin_request(self) -> dict[str, Any]:
+        """The option dict kafka-python 3's ``create_topics`` takes for this topic."""
+        return {
+            "num_partitions": self.partitions,
+            "replication_factor": self.replication,
+            "configs": dict(self.configs),
+        }
+
+
+class TopicState(StrEnum):
+    """What ``ensure_topics`` found or did for one topic."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    TOO_FEW_PARTITIONS = "exists, too few partitions"
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    """The outcome for one desired topic, as ``regsosek topics create`` prints it."""
+
+    name: str
+    state: TopicState
+    desired_partitions: int
+    partitions: int
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """A topic as the cluster describes it (``regsosek topics list``)."""
+
+    name: str
+    partitions: int
+    replication: int
+
+
+def min_insync_replicas(replication: int) -> int:
+    """``min.insync.replicas`` that keeps ``acks=all`` meaningful yet writable.
+
+    With 3 replicas, 2 must have a write before it is acknowledged, so one broker
+    can fail without losing acknowledged data or blocking producers. With 1 or 2
+    replicas there is nothing to trade: requiring 2 of 2 would stop field apps
+    whenever one broker restarts.
+    """
+    return 2 if replication >= 3 else 1
+
+
+def topic_configs(settings: Settings, *, retention: bool = True) -> dict[str, str]:
+    """Broker-side configs shared by every regsosek topic (all values are strings)."""
+    configs = {
+        "min.insync.replicas": str(min_insync_replicas(settings.topic_replication)),
+        # Keep what producers sent: the SDK compresses batches already, and the
+        # broker recompressing them would cost CPU for nothing.
+        "compression.type": "producer",
+        "cleanup.policy": "delete",
+    }
+    if retention:
+        configs["retention.ms"] = str(settings.topic_retention_ms)
+    return configs
+
+
+def desired_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic the platform needs, as the settings describe it. Pure."""
+    return [
+        TopicSpec(
+            name=name,
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+            configs=topic_configs(settings),
+            purpose=_PURPOSE[name],
+        )
+        for name in ALL_TOPICS
+    ]
+
+
+def reports_for(
+    specs: Sequence[TopicSpec], created: set[str], existing: Mapping[str, int]
+) -> list[TopicReport]:
+    """Shape what happened into one report per desired topic. Pure.
+
+    ``existing`` maps topics that were already there to their partition count.
+    """
+    reports = []
+    for spec in specs:
+        if spec.name in created:
+            reports.append(
+                TopicReport(spec.name, TopicState.CREATED, spec.partitions, spec.partitions)
+            )
+            continue
+        have = existing.get(spec.name, 0)
+        state = TopicState.EXISTS if have >= spec.partitions else TopicState.TOO_FEW_PARTITIONS
+        reports.append(TopicReport(spec.name, state, spec.partitions, have))
+    return reports
+
+
+def summary(reports: Sequence[TopicReport]) -> str:
+    """One line for a whole run, e.g. ``4 topics: 1 created, 3 exists``. Pure."""
+    counts: dict[str, int] = {}
+    for report in reports:
+        counts[report.state.value] = counts.get(report.state.value, 0) + 1
+    shown = ", ".join(f"{count} {state}" for state, count in counts.items())
+    return f"{len(reports)} topics: {shown}"
+
+
+# --- I/O -------------------------------------------------------------------------------
+
+
+def ensure_topics(
+    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = 10.0
+) -> list[TopicReport]:
+    """Create the topics that do not exist; report every one. Idempotent.
+
+    Raises :class:`BrokerError` when the cluster cannot be reached or refuses a
+    creation for any reason other than "already exists".
+    """
+    with _admin(bootstrap, timeout_s) as admin:
+        try:
+            answer = admin.create_topics(
+                {spec.name: spec.admin_request() for spec in specs},
+                timeout_ms=int(timeout_s * 1000),
+                raise_errors=False,
+                wait_for_metadata=False,
+            )
+        except (KafkaError, OSError) as exc:
+            raise BrokerError(f"creating topics on {bootstrap} failed: {exc}") from exc
+        created, already = _creation_outcome(answer)
+        existing = {info.name: info.partitions for info in _describe(admin, sorted(already))}
+    return reports_for(specs, created, existing)
+
+
+def describe_topics(
+    bootstrap: str, names: Sequence[str] | None = None, timeout_s: float = 10.0
+) -> list[TopicInfo]:
+    """Partitions and replication of ``names`` (default: every regsosek.* topic present)."""
+    with _admin(bootstrap, timeout_s) as admin:
+        if names is None:
+            try:
+                names = sorted(n for n in admin.list_topics() if n.startswith("regsosek."))
+            except (KafkaError, OSError) as exc:
+                raise BrokerError(f"listing topics on {bootstrap} failed: {exc}") from exc
+        return _describe(admin, list(names))
+
+
+def _creation_outcome(answer: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """Split a CreateTopics answer into (created, already existing); raise on other errors."""
+    created: set[str] = set()
+    already: set[str] = set()
+    for topic in answer.get("topics", []):
+        code = int(topic.get("error_code", 0))
+        if code == 0:
+            created.add(topic["name"])
+        elif for_code(code) is TopicAlreadyExistsError:
+            already.add(topic["name"])
+        else:
+            message = topic.get("error_message") or for_code(code).__name__
+            raise BrokerError(f"topic {topic['name']}: broker refused creation: {message}")
+    return created, already
+
+
+def _describe(admin: Any, names: list[str]) -> list[TopicInfo]:
+    if not names:
+        return []
+    try:
+        described = admin.describe_topics(names)
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"describing topics failed: {exc}") from exc
+    infos = []
+    for topic in described:
+        if topic.get("error_code"):
+            continue  # asked about a name that does not exist (or is not ours to see)
+        partitions = topic.get("partitions") or []
+        replicas = max((len(p.get("replica_nodes") or []) for p in partitions), default=0)
+        infos.append(TopicInfo(topic["name"], len(partitions), replicas))
+    return sorted(infos, key=lambda info: info.name)
+
+
+@contextmanager
+def _admin(bootstrap: str, timeout_s: float) -> Iterator[Any]:
+    """An admin client; "cannot reach the cluster" becomes one :class:`BrokerError` line."""
+    timeout_ms = max(int(timeout_s * 1000), 1000)
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="regsosek-topics",
+            request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+        )
+    except (KafkaError, OSError, ValueError) as exc:
+        raise BrokerError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,339 @@
+"""The HTTP gateway served on a real port, publishing to the real broker.
+
+Each test gets its own topic and gateway; answers are checked against what is
+really on the topic (a 202's partition and offset must hold that submission,
+a refusal must leave the topic empty). The client is the standard library's
+``http.client``, independent of the server's framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.catalog import load_schema
+from schemas.jsonform import to_json
+from schemas.registry import LocalRegistry
+from schemas.serde import AvroDeserializer
+from streams.gateway.app import GatewayConfig, create_app
+from streams.gateway.auth import TokenStore
+from streams.sdk import ProducerOptions, SubmissionPublisher
+from streams.topics import TopicSpec, ensure_topics
+from tests.backends import KafkaBackend, free_port
+from tests.builders import household_submission
+
+pytestmark = pytest.mark.integration
+
+TOKEN_0412 = "gw-token-0412-abcdefghijkl"
+TOKEN_0413 = "gw-token-0413-abcdefghijkl"
+MAX_BODY = 64 * 1024
+MAX_ITEMS = 10
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+class RunningGateway:
+    """An aiohttp app served on 127.0.0.1 from a background event loop."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runner = web.AppRunner(app)
+        self._call(self._runner.setup())
+        self.port = free_port()
+        self._call(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    def stop(self) -> None:
+        self._call(self._runner.cleanup())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = TOKEN_0412,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> Answer:
+        headers = {"Content-Type": content_type}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            text = response.read().decode()
+            answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+        is_json = answer_headers.get("content-type", "").startswith("application/json")
+        return Answer(response.status, answer_headers, json.loads(text) if is_json else text)
+
+
+def submission(**overrides: Any) -> dict[str, Any]:
+    """A valid submission of enumerator 0412 in natural JSON, as a field app sends it."""
+    return to_json(load_schema("HouseholdSubmission"), household_submission(**overrides))
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record on ``topic`` right now, from the start of each partition."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.2)
+            partitions = consumer.partitions_for_topic(topic)
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions or [])]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        end = consumer.end_offsets(assigned)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end[tp] for tp in assigned):
+            assert time.monotonic() < deadline, "topic not read back in time"
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def start_gateway(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> RunningGateway:
+    registry = LocalRegistry()
+    options = ProducerOptions(client_id="gateway-test", timeout_ms=timeout_ms)
+    publisher = SubmissionPublisher(bootstrap, registry, topic=topic, options=options)
+    config = GatewayConfig(
+        bootstrap=bootstrap,
+        max_body_bytes=MAX_BODY,
+        max_batch_items=MAX_ITEMS,
+        kafka_timeout_ms=timeout_ms,
+    )
+    tokens = TokenStore.from_mapping({TOKEN_0412: "0412", TOKEN_0413: "0413"})
+    return RunningGateway(create_app(config, tokens, publisher))
+
+
+@pytest.fixture
+def topic(kafka: KafkaBackend, unique_topic: Callable[[str], str]) -> str:
+    name = unique_topic("gateway")
+    ensure_topics(kafka.bootstrap, [TopicSpec(name, 3, 1)])
+    return name
+
+
+@pytest.fixture
+def gateway(kafka: KafkaBackend, topic: str) -> Iterator[RunningGateway]:
+    running = start_gateway(kafka.bootstrap, topic)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def stored(kafka: KafkaBackend, topic: str) -> Callable[[], dict[tuple[int, int], dict[str, Any]]]:
+    """Reads the test's topic back: (partition, offset) -> decoded submission."""
+    decoder = AvroDeserializer(LocalRegistry(), "HouseholdSubmission")
+
+    def read() -> dict[tuple[int, int], dict[str, Any]]:
+        messages = read_topic(kafka.bootstrap, topic)
+        return {(m.partition, m.offset): decoder.decode(m.value) for m in messages}
+
+    return read
+
+
+def test_accepted_submission_is_on_the_topic_where_the_receipt_says(
+    gateway: RunningGateway, stored: Callable[[], dict[tuple[int, int], dict[str, Any]]], topic: str
+) -> None:
+    document = submission()
+    answer = gateway.request("POST", "/v1/submissions", document)
+    assert answer.status == 202, answer.body
+    assert answer.body["submission_id"] == document["submission_id"]
+    assert answer.body["topic"] == topic
+    on_topic = stored()
+    record = on_topic[answer.body["partition"], answer.body["offset"]]
+    assert record["submission_id"] == document["submission_id"]
+    assert record["members"][0]["nik"] == document["members"][0]["nik"]
+
+
+def test_malformed_json_is_400(
+    gateway: RunningGateway, stored: Callable[[], dict[Any, Any]]
+) -> None:
+    answer = gateway.request("POST", "/v1/submissions", raw=b'{"submission_id": "x",')
+    assert answer.status == 400
+    assert answer.body["error"].startswith("malformed JSON: ")
+    assert "line 1 column" in answer.body["error"]
+    assert stored() == {}
+
+
+def test_wrong_type_is_400_naming_the_field(
+    gateway: RunningGateway, stored: Callable[[], dict[Any, Any]]
+) -> None:
+    document = submission()
+    document["revision"] = "satu"
+    document["location"]["building_number"] = 12.5
+    answer = gateway.request("POST", "/v1/submissions", document)
+    assert answer.status == 400
+    paths = {error["path"]: error["problem"] for error in answer.body["errors"]}
+    assert set(paths) == {"revision", "location.building_number"}
+    assert "expected int" in paths["revision"]
+    assert "revision" in answer.body["error"]
+    assert stored() == {}
+
+
+def test_unknown_enum_symbol_is_400_listing_the_allowed_ones(gateway: RunningGateway) -> None:
+    document = submission()
+    document["members"][0]["sex"] = "L"
+    answer = gateway.request("POST", "/v1/submissions", document)
+    assert answer.status == 400
+    (error,) = answer.body["errors"]
+    assert error["path"] == "members[0].sex"
+    assert "'L'" in error["problem"]
+    assert "MALE" in error["problem"]
+    assert "FEMALE" in error["problem"]
+
+
+def test_missing_members_is_400(gateway: RunningGateway) -> None:
+    document = submission()
+    del document["members"]
+    answer = gateway.request("POST", "/v1/submissions", document)
+    assert answer.status == 400
+    assert answer.body["errors"] == [{"path": "members", "problem": "missing required field"}]
+
+
+def test_oversized_body_is_413(
+    gateway: RunningGateway, stored: Callable[[], dict[Any, Any]]
+) -> None:
+    document = submission()
+    document["location"]["address"] = "x" * (MAX_BODY + 1)
+    answer = gateway.request("POST", "/v1/submissions", document)
+    assert answer.status == 413
+    assert str(MAX_BODY) in answer.body["error"]
+    assert stored() == {}
+
+
+def test_no_token_is_401_with_a_bearer_challenge(gateway: RunningGateway) -> None:
+    answer = gateway.request("POST", "/v1/submissions", submission(), token=None)
+    assert answer.status == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert "missing bearer token" in answer.body["error"]
+
+
+def test_unknown_token_is_401_and_not_echoed(gateway: RunningGateway) -> None:
+    guess = "not-a-real-token-000000"
+    answer = gateway.request("POST", "/v1/submissions", submission(), token=guess)
+    assert answer.status == 401
+    assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+    assert guess not in json.dumps(answer.body)
+
+
+def test_another_enumerators_token_is_403(
+    gateway: RunningGateway, stored: Callable[[], dict[Any, Any]]
+) -> None:
+    answer = gateway.request("POST", "/v1/submissions", submission(), token=TOKEN_0413)
+    assert answer.status == 403
+    assert "'0412'" in answer.body["error"]
+    assert "'0413'" in answer.body["error"]
+    assert stored() == {}
+
+
+def test_non_json_content_type_is_415(gateway: RunningGateway) -> None:
+    answer = gateway.request(
+        "POST", "/v1/submissions", raw=json.dumps(submission()).encode(), content_type="text/plain"
+    )
+    assert answer.status == 415
+    assert "application/json" in answer.body["error"]
+
+
+def test_mixed_batch_is_207_and_only_good_items_are_stored(
+    gateway: RunningGateway, stored: Callable[[], dict[tuple[int, int], dict[str, Any]]]
+) -> None:
+    good = [submission(household_id=f"hh-{n}") for n in range(3)]
+    bad_enum = submission(household_id="hh-bad")
+    bad_enum["housing"]["roof_material"] = "GENTENG"
+    other = submission(household_id="hh-other")
+    other["enumeration"]["enumerator_id"] = "0413"
+    answer = gateway.request(
+        "POST",
+        "/v1/submissions/batch",
+        {"submissions": [good[0], bad_enum, good[1], other, good[2]]},
+    )
+    assert answer.status == 207, answer.body
+    statuses = [item["status"] for item in answer.body["results"]]
+    assert statuses == [202, 400, 202, 403, 202]
+    assert answer.body["results"][1]["errors"][0]["path"] == "housing.roof_material"
+    assert (answer.body["accepted"], answer.body["rejected"]) == (3, 2)
+
+    on_topic = stored()
+    assert len(on_topic) == 3
+    for item in answer.body["results"]:
+        if item["status"] == 202:
+            assert (
+                on_topic[item["partition"], item["offset"]]["submission_id"]
+                == item["submission_id"]
+            )
+
+
+def test_all_good_batch_as_plain_array_is_202(
+    gateway: RunningGateway, stored: Callable[[], dict[Any, Any]]
+) -> None:
+    answer = gateway.request("POST", "/v1/submissions/batch", [submission(), submission()])
+    assert answer.status == 202
+    assert answer.body["accepted"] == 2
+    assert len(stored()) == 2
+
+
+def test_batch_over_the_item_limit_is_413(gateway: RunningGateway) -> None:
+    answer = gateway.request("POST", "/v1/submissions/batch", [{}] * (MAX_ITEMS + 1))
+    assert answer.status == 413
+    assert f"at most {MAX_ITEMS}" in answer.body["error"]
+
+
+def test_health_readiness_and_contract(gateway: RunningGateway) -> None:
+    assert gateway.request("GET", "/healthz", token=None).body == {"status": "ok"}
+    ready = gateway.request("GET", "/readyz", token=None)
+    assert (ready.status, ready.body["status"]) == (200, "ready")
+    contract = gateway.request("GET", "/openapi.yaml", token=None)
+    assert contract.status == 200
+    assert "openapi: 3.1.0" in contract.body
+
+
+def test_kafka_down_is_503_fast_with_retry_after(unique_topic: Callable[[str], str]) -> None:
+    """Nothing listens at the bootstrap address: never a 2xx, and no long hang."""
+    down = start_gateway(f"127.0.0.1:{free_port()}", unique_topic("down"), timeout_ms=1500)
+    try:
+        started = time.monotonic()
+        single = down.request("POST", "/v1/submissions", submission())
+        batch = down.request("POST", "/v1/submissions/batch", [submission(), submission()])
+        ready = down.request("GET", "/readyz", token=None)
+        elapsed = time.monotonic() - started
+    finally:
+        down.stop()
+    assert single.status == 503
+    assert int(single.headers["retry-after"]) > 0
+    assert "send it again later" in single.body["error"]
+    assert "127.0.0.1" not in single.body["error"], "no internal addresses in answers"
+    assert batch.status == 503
+    assert [item["status"] for item in batch.body["results"]] == [503, 503]
+    assert ready.status == 503
+    assert elapsed < 20

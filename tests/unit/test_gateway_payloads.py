@@ -1,0 +1,131 @@
+"""Parsing request bodies and shaping answers, without a server or a broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.validate import FieldError
+from streams.gateway.payloads import (
+    ItemResult,
+    Problem,
+    accepted,
+    batch_body,
+    batch_items,
+    batch_status,
+    error_body,
+    is_json_content_type,
+    not_acknowledged,
+    parse_json,
+    receipt_body,
+    refused,
+)
+from streams.sdk import Receipt
+
+RECEIPT = Receipt("regsosek.submissions", 2, 41, "sub-1")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ok"),
+    [
+        ("application/json", True),
+        ("Application/JSON", True),
+        ("application/merge-patch+json", True),
+        ("text/plain", False),
+        ("application/octet-stream", False),
+        ("", False),
+    ],
+)
+def test_json_content_types(content_type: str, ok: bool) -> None:
+    assert is_json_content_type(content_type) is ok
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"a": 1,',
+            "malformed JSON: Expecting property name enclosed in double quotes at line 1",
+        ),
+        (b"", "malformed JSON: empty body"),
+        (b"\xff\xfe", "malformed JSON: body is not UTF-8"),
+        (b'{"latitude": NaN}', "malformed JSON: NaN is not a JSON number"),
+    ],
+)
+def test_malformed_json_is_400_saying_where(body: bytes, message: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_json(body)
+    assert caught.value.status == 400
+    assert caught.value.message.startswith(message)
+
+
+def test_batch_forms_and_limits() -> None:
+    assert batch_items([{"a": 1}], 5) == [{"a": 1}]
+    assert batch_items({"submissions": [{"a": 1}, {}]}, 5) == [{"a": 1}, {}]
+    bad_batches: list[object] = [
+        {"a": 1},
+        {"submissions": {}},
+        "x",
+        [],
+        {"submissions": [], "more": 1},
+    ]
+    for bad in bad_batches:
+        with pytest.raises(Problem) as caught:
+            batch_items(bad, 5)
+        assert caught.value.status == 400
+    with pytest.raises(Problem) as too_many:
+        batch_items([{}] * 6, 5)
+    assert too_many.value.status == 413
+    assert "6 submissions; at most 5" in too_many.value.message
+
+
+def test_error_body_lists_fields_only_when_there_are_some() -> None:
+    assert error_body("nope") == {"error": "nope"}
+    body = error_body("bad", [FieldError("members[0].sex", "unknown enum symbol 'L'")])
+    assert body["errors"] == [{"path": "members[0].sex", "problem": "unknown enum symbol 'L'"}]
+
+
+def test_receipt_body() -> None:
+    assert receipt_body(RECEIPT) == {
+        "submission_id": "sub-1",
+        "topic": "regsosek.submissions",
+        "partition": 2,
+        "offset": 41,
+    }
+
+
+def _mixed() -> list[ItemResult]:
+    invalid = Problem(400, "1 invalid field(s)", [FieldError("revision", "expected int")])
+    return [
+        refused(1, {"submission_id": "sub-2"}, invalid),
+        accepted(0, RECEIPT),
+        refused(2, ["not", "an", "object"], Problem(403, "not yours")),
+    ]
+
+
+def test_all_accepted_is_202_and_mixed_is_207() -> None:
+    assert batch_status([accepted(0, RECEIPT), accepted(1, RECEIPT)]) == 202
+    assert batch_status(_mixed()) == 207
+    assert batch_status([refused(0, {}, Problem(400, "x"))]) == 207
+
+
+def test_any_unacknowledged_item_makes_the_batch_503() -> None:
+    results = [accepted(0, RECEIPT), not_acknowledged(1, {"submission_id": "sub-2"})]
+    assert batch_status(results) == 503
+    body = batch_body(results)
+    assert "error" in body
+    assert body["results"][1] == {
+        "index": 1,
+        "status": 503,
+        "submission_id": "sub-2",
+        "error": "not acknowledged by Kafka; send again",
+    }
+
+
+def test_batch_body_is_in_request_order_with_per_item_details() -> None:
+    body = batch_body(_mixed())
+    assert (body["accepted"], body["rejected"]) == (1, 2)
+    assert [item["index"] for item in body["results"]] == [0, 1, 2]
+    assert body["results"][0]["offset"] == 41
+    assert body["results"][1]["errors"] == [{"path": "revision", "problem": "expected int"}]
+    assert body["results"][2]["submission_id"] is None
+    assert "error" not in body

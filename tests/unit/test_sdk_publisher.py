@@ -1,0 +1,114 @@
+"""SDK choices that need no broker: producer settings, validation before any I/O."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from schemas.errors import SchemaValidationError
+from schemas.registry import LocalRegistry
+from schemas.validate import FieldError
+from streams.sdk import (
+    EnumeratorEventPublisher,
+    ProducerOptions,
+    PublishError,
+    Receipt,
+    RejectedRecord,
+    SubmissionPublisher,
+)
+from tests.builders import enumerator_event, household_submission
+
+# Nothing listens on port 9 (discard) on these machines; a connection attempt
+# would fail, so a test that passes here proves no connection was attempted.
+NOWHERE = "127.0.0.1:9"
+
+
+@pytest.fixture(scope="module")
+def registry() -> LocalRegistry:
+    return LocalRegistry()
+
+
+def test_producer_config_is_durable_and_idempotent() -> None:
+    config = ProducerOptions().producer_config("k1:9092,k2:9092")
+    assert config["acks"] == "all"
+    assert config["enable_idempotence"] is True
+    assert config["compression_type"] == "gzip"
+    assert config["bootstrap_servers"] == "k1:9092,k2:9092"
+
+
+def test_delivery_timeout_covers_linger_and_one_request() -> None:
+    """Kafka refuses a delivery timeout below linger + request timeout."""
+    config = ProducerOptions(timeout_ms=1500, linger_ms=20).producer_config("k:9092")
+    assert config["delivery_timeout_ms"] >= config["linger_ms"] + config["request_timeout_ms"]
+    assert config["max_block_ms"] == config["bootstrap_timeout_ms"] == 1500
+
+
+def test_wait_outlasts_the_producers_own_delivery_bound() -> None:
+    options = ProducerOptions(timeout_ms=2000, linger_ms=5)
+    assert options.wait_s * 1000 > options.producer_config("k:9092")["delivery_timeout_ms"]
+
+
+def test_default_compression_needs_no_extra_package() -> None:
+    from kafka.codec import has_gzip  # noqa: PLC0415
+
+    assert has_gzip()
+
+
+def test_invalid_record_is_refused_before_any_connection(registry: LocalRegistry) -> None:
+    record = household_submission()
+    record["members"][0]["sex"] = "L"
+    del record["revision"]
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    with pytest.raises(SchemaValidationError) as caught:
+        publisher.publish(record)
+    paths = {error.path for error in caught.value.errors}
+    assert paths == {"members[0].sex", "revision"}
+    assert "allowed: MALE, FEMALE" in str(caught.value)
+    assert publisher._producer is None, "validation happens before connecting"
+
+
+def test_all_invalid_batch_is_reported_without_connecting(registry: LocalRegistry) -> None:
+    bad = [household_submission(revision="x"), household_submission(household_id=7)]
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    outcomes = publisher.publish_batch(bad)
+    assert [type(o) for o in outcomes] == [RejectedRecord, RejectedRecord]
+    assert [o.index for o in outcomes if isinstance(o, RejectedRecord)] == [0, 1]
+    first = outcomes[0]
+    assert isinstance(first, RejectedRecord)
+    assert first.record_id == bad[0]["submission_id"]
+    assert first.errors[0].path == "revision"
+    assert publisher._producer is None
+
+
+def test_unreachable_broker_is_a_retriable_publish_error(registry: LocalRegistry) -> None:
+    with socket.socket() as sock:  # a port that is bound but never accepts
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        options = ProducerOptions(timeout_ms=500, reconnect_backoff_s=30)
+        publisher = SubmissionPublisher(f"127.0.0.1:{port}", registry, options=options)
+        with pytest.raises(PublishError) as caught:
+            publisher.publish(household_submission())
+        assert caught.value.retriable
+        assert caught.value.exit_code == 6  # a BrokerError for the CLI
+        with pytest.raises(PublishError, match="unreachable moments ago"):
+            publisher.publish(household_submission())  # backoff: no second full timeout
+
+
+def test_event_publisher_keys_by_enumerator(registry: LocalRegistry) -> None:
+    publisher = EnumeratorEventPublisher(NOWHERE, registry)
+    event: dict[str, Any] = enumerator_event(enumerator_id="0412")
+    key, value = publisher.encode(event)
+    assert key == b"0412"
+    assert value[0] == 0, "Confluent magic byte"
+
+
+def test_receipt_names_the_submission() -> None:
+    receipt = Receipt("regsosek.submissions", 2, 41, "sub-1")
+    assert receipt.submission_id == "sub-1"
+
+
+def test_rejected_record_reads_well() -> None:
+    rejected = RejectedRecord(3, "sub-9", (FieldError("members", "missing required field"),))
+    assert str(rejected) == "record 3 (sub-9): members: missing required field"
