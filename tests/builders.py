@@ -258,6 +258,11 @@ def validated_submission(**overrides: Any) -> dict[str, Any]:
     return {
         "submission": household_submission(),
         "enrichment": {
+            "province_code": "35",
+            "regency_code": "35.09",
+            "district_code": "35.09.02",
+            "village_code": None,
+            "district_bps_code": "3509010",
             "province_name": "JAWA TIMUR",
             "regency_name": "JEMBER",
             "district_name": "KENCONG",
@@ -276,7 +281,7 @@ def validated_submission(**overrides: Any) -> dict[str, Any]:
         },
         "warnings": [
             {
-                "code": "age_birth_date_mismatch",
+                "code": "AGE_BIRTHDATE_MISMATCH",
                 "severity": "WARNING",
                 "message_id": "Umur tidak sesuai dengan tanggal lahir",
                 "message_en": "Age does not match the birth date",
@@ -297,7 +302,66 @@ def rejection(**overrides: Any) -> dict[str, Any]:
         "household_id": "3509010001-0003-012-01",
         "enumerator_id": None,
         "district_code": None,
-        "reasons": [{"code": "bad_magic_byte", "message": "first byte is 7", "field_path": None}],
+        "reasons": [
+            {
+                "code": "DECODE_BAD_MAGIC_BYTE",
+                "message": "first byte is 7",
+                "message_id": "byte pertama 7",
+                "field_path": None,
+            }
+        ],
         "received_at": dt.datetime(2022, 10, 20, 2, 47, tzinfo=dt.UTC),
         "schema_id": None,
     } | overrides
+
+
+# --- validation rules and enrichment (issue #4) -------------------------------------------
+# Imports here, not at the top, so this section is a pure append to the builders above.
+from processors.frame import Assignment, Enumerator, Frame  # noqa: E402
+from processors.regions import RegionMaster  # noqa: E402
+from processors.rules import NikIndex, RuleContext  # noqa: E402
+
+#: Fieldwork of the initial data collection, as the rules' context bounds it.
+FIELDWORK_START = dt.datetime(2022, 10, 15, tzinfo=WIB)
+FIELDWORK_END = dt.datetime(2022, 11, 14, 23, 59, 59, tzinfo=WIB)
+#: "Now" for the rules: the day after the builder's interview.
+RULES_NOW = dt.datetime(2022, 10, 21, 8, 0, tzinfo=WIB)
+#: Rough centre of Kabupaten Jember (master code 35.09).
+JEMBER_CENTROID = (-8.17, 113.70)
+#: Kemendagri code of Cakru, the village the KEMENDAGRI-coded family lives in.
+CAKRU = "35.09.02.2001"
+
+
+def kemendagri_location(**overrides: Any) -> dict[str, Any]:
+    """Blok I for the same house coded in Kemendagri codes: 35 09 02 2001 (Cakru, Kencong)."""
+    return location(code_system="KEMENDAGRI", district_code="02", village_code="2001") | overrides
+
+
+def kemendagri_submission(**overrides: Any) -> dict[str, Any]:
+    """The Kencong family with a KEMENDAGRI-coded location: every level resolves."""
+    return household_submission(location=kemendagri_location()) | overrides
+
+
+def rules_frame() -> Frame:
+    """Enumerator 0412 under supervisor 041, assigned SLS 0003 of Cakru."""
+    return Frame.build(
+        [Enumerator("0412", "041", "35.09"), Enumerator("0413", "041", "35.09")],
+        [Assignment("0412", CAKRU, "0003"), Assignment("0413", CAKRU, "0004")],
+        [],
+    )
+
+
+def rule_context(
+    regions: RegionMaster, seen_niks: NikIndex | None = None, **overrides: Any
+) -> RuleContext:
+    """The rules' context: fieldwork 15 Oct-14 Nov 2022, the frame above, Jember's centre."""
+    fields: dict[str, Any] = {
+        "regions": regions,
+        "frame": rules_frame(),
+        "fieldwork_start": FIELDWORK_START,
+        "fieldwork_end": FIELDWORK_END,
+        "now": RULES_NOW,
+        "regency_centroids": {"35.09": JEMBER_CENTROID},
+        "seen_niks": seen_niks,
+    }
+    return RuleContext(**(fields | overrides))

@@ -1,0 +1,99 @@
+"""Reason codes raised outside the rules: undecodable bytes, a crashed rule, dedup.
+
+They have no check function; they are in the catalogue so that ``regsosek
+rules`` and docs/rules.md list every code an operator can meet in the
+rejections table. Decode codes are the upper-cased ``reason_code`` of the
+:class:`~schemas.errors.DecodeError` subclasses, prefixed ``DECODE_``.
+"""
+
+from __future__ import annotations
+
+from processors.rules.base import Rule, Severity, make_rule
+
+#: ``DecodeError.reason_code`` -> rejection reason code.
+DECODE_CODES: dict[str, str] = {
+    "truncated": "DECODE_TRUNCATED",
+    "bad_magic_byte": "DECODE_BAD_MAGIC_BYTE",
+    "unknown_schema_id": "DECODE_UNKNOWN_SCHEMA_ID",
+    "schema_mismatch": "DECODE_SCHEMA_MISMATCH",
+    "avro_body_invalid": "DECODE_AVRO_BODY_INVALID",
+    "undecodable": "DECODE_UNDECODABLE",
+}
+
+DECODE_TRUNCATED = make_rule(
+    "DECODE_TRUNCATED",
+    Severity.ERROR,
+    None,
+    "Pesan terpotong: kurang dari 5 byte header Confluent atau isi kosong ({detail}).",
+    "Truncated message: shorter than the 5-byte Confluent header or an empty body ({detail}).",
+    rationale="Nothing to read; the original bytes are kept for the app developers.",
+)
+DECODE_BAD_MAGIC_BYTE = make_rule(
+    "DECODE_BAD_MAGIC_BYTE",
+    Severity.ERROR,
+    None,
+    "Byte pertama pesan bukan magic byte 0: bukan format Confluent Avro ({detail}).",
+    "The first byte is not the magic byte 0: not Confluent Avro wire format ({detail}).",
+    rationale="Written by something that is not our serializer (JSON, another producer).",
+)
+DECODE_UNKNOWN_SCHEMA_ID = make_rule(
+    "DECODE_UNKNOWN_SCHEMA_ID",
+    Severity.ERROR,
+    None,
+    "ID skema pada header tidak dikenal oleh schema registry ({detail}).",
+    "The schema id in the header is unknown to the schema registry ({detail}).",
+    rationale="Written against another registry; replay once the schema is registered.",
+)
+DECODE_SCHEMA_MISMATCH = make_rule(
+    "DECODE_SCHEMA_MISMATCH",
+    Severity.ERROR,
+    None,
+    "Skema penulis dikenal tetapi tidak dapat dibaca sebagai HouseholdSubmission ({detail}).",
+    "The writer schema is known but cannot be read as a HouseholdSubmission ({detail}).",
+    rationale="Another event type on the submissions topic, or an incompatible schema change.",
+)
+DECODE_AVRO_BODY_INVALID = make_rule(
+    "DECODE_AVRO_BODY_INVALID",
+    Severity.ERROR,
+    None,
+    "Isi Avro tidak dapat didekode dengan skema penulisnya ({detail}).",
+    "The Avro body does not decode with its writer schema ({detail}).",
+    rationale="Corrupt bytes or a body written with a different schema than its header says.",
+)
+DECODE_UNDECODABLE = make_rule(
+    "DECODE_UNDECODABLE",
+    Severity.ERROR,
+    None,
+    "Pesan tidak dapat didekode ({detail}).",
+    "The message could not be decoded ({detail}).",
+    rationale="A decode failure without a more specific reason code.",
+)
+RULE_CRASHED = make_rule(
+    "RULE_CRASHED",
+    Severity.ERROR,
+    None,
+    "Aturan {rule} gagal dijalankan ({error}); laporkan kepada tim pengolahan.",
+    "Rule {rule} crashed ({error}); report it to the processing team.",
+    rationale="A bug in a rule must not accept unchecked data nor stop the worker; the record "
+    "is rejected and can be replayed once the rule is fixed.",
+)
+SAME_REVISION_NEW_CONTENT = make_rule(
+    "SAME_REVISION_NEW_CONTENT",
+    Severity.WARNING,
+    None,
+    "Isian baru dikirim dengan nomor revisi yang sama; naikkan nomor revisi.",
+    "New content was sent under an existing revision; apps must bump the revision.",
+    rationale="Raised by the deduplication stage; the newer content is kept, the app is told "
+    "to follow the revision contract.",
+)
+
+RULES: tuple[Rule, ...] = (
+    DECODE_TRUNCATED,
+    DECODE_BAD_MAGIC_BYTE,
+    DECODE_UNKNOWN_SCHEMA_ID,
+    DECODE_SCHEMA_MISMATCH,
+    DECODE_AVRO_BODY_INVALID,
+    DECODE_UNDECODABLE,
+    RULE_CRASHED,
+    SAME_REVISION_NEW_CONTENT,
+)

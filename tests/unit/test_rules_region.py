@@ -1,0 +1,192 @@
+"""Blok I-II rules against the master data: region codes, assignments, GPS."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from processors.frame import Frame
+from processors.regions import Level, Region, RegionMaster, load_regions
+from processors.rules import Finding, RuleContext, Severity, validate
+from processors.rules.region import haversine_km
+from tests import builders as b
+
+Trigger = Callable[[dict[str, Any], RuleContext], RuleContext]
+
+
+@pytest.fixture(scope="module")
+def regions() -> RegionMaster:
+    return load_regions()
+
+
+@pytest.fixture
+def ctx(regions: RegionMaster) -> RuleContext:
+    return b.rule_context(regions)
+
+
+def found(code: str, record: dict[str, Any], ctx: RuleContext) -> list[Finding]:
+    findings = validate(record, ctx)
+    assert not [f for f in findings if f.code == "RULE_CRASHED"], findings
+    return [f for f in findings if f.code == code]
+
+
+def misfiled_master() -> RegionMaster:
+    """Kencong with Cakru filed under another district: codes that do not nest."""
+    return RegionMaster.from_regions(
+        [
+            Region(Level.PROVINCE, "35", None, "Jawa Timur", "35"),
+            Region(Level.REGENCY, "35.09", "35", "Kabupaten Jember", "3509"),
+            Region(Level.DISTRICT, "35.09.02", "35.09", "Kencong", "3509010"),
+            Region(Level.DISTRICT, "35.09.03", "35.09", "Sumberbaru", "3509170"),
+            Region(Level.VILLAGE, "35.09.02.2001", "35.09.03", "Cakru"),
+        ]
+    )
+
+
+def _set(part: str, **values: Any) -> Trigger:
+    def mutate(record: dict[str, Any], ctx: RuleContext) -> RuleContext:
+        record[part].update(values)
+        return ctx
+
+    return mutate
+
+
+def _nesting(record: dict[str, Any], ctx: RuleContext) -> RuleContext:
+    return dataclasses.replace(ctx, regions=misfiled_master())
+
+
+def _bps(record: dict[str, Any], ctx: RuleContext) -> RuleContext:
+    record["location"] = b.location()
+    return ctx
+
+
+#: code -> (severity, field_path, how to trigger it on the KEMENDAGRI-coded family)
+TRIGGERS: dict[str, tuple[Severity, str, Trigger]] = {
+    "REGION_UNKNOWN": (
+        Severity.ERROR,
+        "location.district_code",
+        _set("location", district_code="99"),
+    ),
+    "REGION_NESTING": (Severity.ERROR, "location.village_code", _nesting),
+    "REGION_VILLAGE_UNVERIFIED": (Severity.WARNING, "location.village_code", _bps),
+    "UNKNOWN_ENUMERATOR": (
+        Severity.ERROR,
+        "enumeration.enumerator_id",
+        _set("enumeration", enumerator_id="9999"),
+    ),
+    "OUTSIDE_ASSIGNMENT": (Severity.ERROR, "location.sls_code", _set("location", sls_code="0009")),
+    "SUPERVISOR_MISMATCH": (
+        Severity.WARNING,
+        "enumeration.supervisor_id",
+        _set("enumeration", supervisor_id="042"),
+    ),
+    "GPS_INVALID": (Severity.ERROR, "location.latitude", _set("location", latitude=None)),
+    "GPS_OUTSIDE_REGENCY": (
+        Severity.WARNING,
+        "location.latitude",
+        _set("location", latitude=-7.2575, longitude=112.7521),  # Surabaya
+    ),
+}
+
+
+@pytest.mark.parametrize("code", sorted(TRIGGERS))
+def test_each_rule_triggers(code: str, ctx: RuleContext) -> None:
+    severity, path, trigger = TRIGGERS[code]
+    record = b.kemendagri_submission()
+    hits = found(code, record, trigger(record, ctx))
+    assert hits, f"{code} did not trigger"
+    assert {(f.severity, f.field_path) for f in hits} == {(severity, path)}
+
+
+def test_unknown_region_names_the_level_and_code(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission(location=b.kemendagri_location(district_code="99"))
+    (finding,) = found("REGION_UNKNOWN", record, ctx)
+    assert "kecamatan '35.09.99'" in finding.message_id
+    assert finding.message_en.startswith("district code '35.09.99' (Kemendagri)")
+
+
+def test_bps_codes_resolve_to_district_and_only_warn_about_the_village(ctx: RuleContext) -> None:
+    findings = validate(b.household_submission(), ctx)
+    assert [f.code for f in findings] == ["REGION_VILLAGE_UNVERIFIED"]
+    assert "'3509010001'" in findings[0].message_en
+
+
+def test_empty_frame_switches_assignment_rules_off(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission()
+    record["enumeration"] |= {"enumerator_id": "9999", "supervisor_id": "999"}
+    record["location"]["sls_code"] = "0009"
+    quiet = dataclasses.replace(ctx, frame=Frame())
+    assert validate(record, quiet) == []
+
+
+def test_unknown_enumerator_is_not_also_outside_assignment(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission()
+    record["enumeration"]["enumerator_id"] = "9999"
+    assert [f.code for f in validate(record, ctx)] == ["UNKNOWN_ENUMERATOR"]
+
+
+def test_assignment_is_not_checked_when_the_village_is_unverifiable(ctx: RuleContext) -> None:
+    record = b.household_submission(location=b.location(sls_code="0009"))
+    assert found("OUTSIDE_ASSIGNMENT", record, ctx) == []
+
+
+def test_another_enumerators_sls_is_outside_the_assignment(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission(location=b.kemendagri_location(sls_code="0004"))
+    (finding,) = found("OUTSIDE_ASSIGNMENT", record, ctx)
+    assert finding.message_en == (
+        "SLS 0004 in village 35.09.02.2001 is not among the assignments of enumerator '0412'."
+    )
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "path"),
+    [
+        (-8.28, None, "location.longitude"),
+        (-95.0, 113.37, "location.latitude"),
+        (-8.28, 181.0, "location.longitude"),
+        (float("nan"), 113.37, "location.latitude"),
+    ],
+)
+def test_impossible_coordinates_are_invalid(
+    ctx: RuleContext, latitude: float | None, longitude: float | None, path: str
+) -> None:
+    record = b.kemendagri_submission(
+        location=b.kemendagri_location(latitude=latitude, longitude=longitude)
+    )
+    assert [f.field_path for f in found("GPS_INVALID", record, ctx)] == [path]
+    assert found("GPS_OUTSIDE_REGENCY", record, ctx) == []
+
+
+def test_no_fix_at_all_is_allowed(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission(
+        location=b.kemendagri_location(latitude=None, longitude=None, gps_accuracy_m=None)
+    )
+    assert validate(record, ctx) == []
+
+
+def test_gps_distance_needs_a_centroid(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission(
+        location=b.kemendagri_location(latitude=-7.2575, longitude=112.7521)
+    )
+    assert found("GPS_OUTSIDE_REGENCY", record, ctx)[0].message_en.startswith("GPS point is 146 km")
+    assert (
+        found("GPS_OUTSIDE_REGENCY", record, dataclasses.replace(ctx, regency_centroids={})) == []
+    )
+    other = dataclasses.replace(ctx, regency_centroids={"35.78": (-7.25, 112.75)})
+    assert found("GPS_OUTSIDE_REGENCY", record, other) == []
+
+
+def test_gps_distance_limit_is_configurable(ctx: RuleContext) -> None:
+    record = b.kemendagri_submission()  # about 38 km from the centre
+    assert found("GPS_OUTSIDE_REGENCY", record, ctx) == []
+    strict = dataclasses.replace(ctx, max_gps_distance_km=20.0)
+    assert len(found("GPS_OUTSIDE_REGENCY", record, strict)) == 1
+
+
+def test_haversine_matches_a_known_distance() -> None:
+    jember_to_surabaya = haversine_km(b.JEMBER_CENTROID, (-7.2575, 112.7521))
+    assert 140 < jember_to_surabaya < 150  # straight line, not by road
+    assert haversine_km((0.0, 0.0), (0.0, 1.0)) == pytest.approx(111.2, abs=0.1)
