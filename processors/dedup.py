@@ -19,7 +19,10 @@ from enum import StrEnum
 from typing import Any
 
 #: Submission ids remembered per household: enough for every retry of the last
-#: few revisions, small enough to keep a regency's state in memory.
+#: few revisions, small enough to keep a regency's state in memory. A retry of
+#: an id evicted from this window is caught as STALE when a newer revision was
+#: accepted since; only under the *same* revision would it pass again, and the
+#: idempotent sink (ReplacingMergeTree, uniqExact) absorbs that rare case.
 RECENT_IDS = 4
 
 
