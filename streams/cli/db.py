@@ -1,11 +1,16 @@
-"""``regsosek db``: the ClickHouse side (engine check now; migrations come with the sink)."""
+"""``regsosek db``: the ClickHouse side: engine check, schema migrations, analyst access."""
 
 from __future__ import annotations
 
 import click
 
-from sinks.clickhouse import client_from_dsn, describe
+from sinks.clickhouse import client_from_dsn, describe, parse_dsn
+from sinks.migrations import migrate, plan
+from sinks.privacy import RESTRICTED_TABLES, analyst_role_sql
 from streams.settings import Settings
+
+_DATABASE_HELP = "Database of the analytics tables [default: REGSOSEK_CLICKHOUSE_DATABASE]."
+_CLUSTER_HELP = "Cluster for ON CLUSTER DDL [default: REGSOSEK_CLICKHOUSE_CLUSTER, none]."
 
 
 @click.group("db")
@@ -24,3 +29,69 @@ def ping(settings: Settings) -> None:
         click.echo(f"{describe(client, dsn)}: answered SELECT 1 = {one}")
     finally:
         client.close()
+
+
+@command.command("migrate")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+@click.option("--cluster", default=None, help=_CLUSTER_HELP)
+@click.option("--sql", "print_sql", is_flag=True, help="Print the full DDL instead of running it.")
+@click.pass_obj
+def migrate_command(
+    settings: Settings, database: str | None, cluster: str | None, print_sql: bool
+) -> None:
+    """Create or update the tables and views; applying twice changes nothing.
+
+    The worker runs the same migrations at start. In embedded mode stop the
+    worker first (one process per engine) or let it migrate.
+    """
+    database = database or settings.clickhouse_database
+    cluster = cluster or settings.clickhouse_cluster
+    if print_sql:
+        for statement in plan(database, cluster):
+            click.echo(f"{statement};\n")
+        return
+    dsn = settings.clickhouse_dsn.get_secret_value()
+    client = client_from_dsn(dsn)
+    try:
+        applied = migrate(client, database=database, cluster=cluster)
+    finally:
+        client.close()
+    where = f"{database} on {parse_dsn(dsn).where}" + (f" (cluster {cluster})" if cluster else "")
+    if applied:
+        click.echo(f"Applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        click.echo(f"{where} is up to date")
+
+
+@command.command("analyst-role-sql")
+@click.option("--database", default=None, help=_DATABASE_HELP)
+@click.option("--cluster", default=None, help=_CLUSTER_HELP)
+@click.option("--role", default="regsosek_analyst", show_default=True)
+@click.option("--user", default="analyst_example", show_default=True, help="Example user.")
+@click.option(
+    "--nik-hash/--no-nik-hash",
+    default=True,
+    show_default=True,
+    help="Let the role read members.nik_hash (duplicate-person analysis).",
+)
+@click.pass_obj
+def analyst_role_sql_command(
+    settings: Settings,
+    *,
+    database: str | None,
+    cluster: str | None,
+    role: str,
+    user: str,
+    nik_hash: bool,
+) -> None:
+    """Print DDL for a read-only analyst role on a ClickHouse server; run it as an admin."""
+    database = database or settings.clickhouse_database
+    cluster = cluster or settings.clickhouse_cluster
+    click.echo("-- Read-only analyst access (ClickHouse server; the embedded engine has no users).")
+    for table, why in RESTRICTED_TABLES.items():
+        click.echo(f"-- Not granted: {database}.{table} ({why}).")
+    click.echo("-- Replace the example password before running.\n")
+    for statement in analyst_role_sql(
+        database, cluster=cluster, role=role, user=user, nik_hash=nik_hash
+    ):
+        click.echo(f"{statement};")

@@ -1,0 +1,105 @@
+"""Read side: SQL for the progress views, and the answers as plain dicts.
+
+:func:`progress_sql` is pure (unit-tested as text); :func:`progress` runs it
+on any client; :func:`progress_json` makes the answer JSON-safe for the
+worker's ``GET /progress`` and for ``regsosek progress --json``. In embedded
+mode only the worker may open the engine, so the CLI asks the worker, which
+calls :func:`progress_json`; both sides therefore return the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal, get_args
+
+from sinks.migrations import DEFAULT_DATABASE, check_names
+
+Dimension = Literal["district", "village", "enumerator"]
+DIMENSIONS: tuple[str, ...] = get_args(Dimension)
+
+#: View, filter on one district (master or BPS code; ``$db`` = the database), and order.
+_SHAPES: dict[str, tuple[str, str, str]] = {
+    "district": (
+        "progress_by_district",
+        "district_code = {district:String} OR bps_district_code = {district:String}",
+        "district_code",
+    ),
+    "village": (
+        "progress_by_village",
+        "district_code = {district:String} OR district_code IN (SELECT code FROM $db.regions"
+        " FINAL WHERE level = 'district' AND bps_code = {district:String})",
+        "district_code, village_code",
+    ),
+    "enumerator": (
+        "progress_by_enumerator",
+        "has(district_codes, {district:String}) OR hasAny(district_codes, (SELECT"
+        " groupArray(code) FROM $db.regions FINAL WHERE level = 'district'"
+        " AND bps_code = {district:String}))",
+        "enumerator_id",
+    ),
+}
+
+
+def progress_sql(
+    by: str = "district", district: str | None = None, *, database: str = DEFAULT_DATABASE
+) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for one progress view, optionally one district's rows.
+
+    ``district`` may be the region-master code (``35.09.02``) or the BPS code
+    (``3509010``): operators know the second, the tables key on the first.
+    """
+    if by not in _SHAPES:
+        raise ValueError(f"progress by {by!r}: choose one of {', '.join(DIMENSIONS)}")
+    check_names(database, None)
+    view, condition, order = _SHAPES[by]
+    sql = f"SELECT * FROM {database}.{view}"  # noqa: S608 - names are checked identifiers
+    parameters: dict[str, Any] = {}
+    if district:
+        sql += f" WHERE {condition.replace('$db', database)}"
+        parameters["district"] = district
+    return f"{sql} ORDER BY {order}", parameters
+
+
+def progress(
+    client: Any,
+    by: str = "district",
+    district: str | None = None,
+    *,
+    database: str = DEFAULT_DATABASE,
+) -> list[dict[str, Any]]:
+    """Rows of a progress view as dicts (datetimes naive UTC, as the client returns them)."""
+    sql, parameters = progress_sql(by, district, database=database)
+    result = client.query(sql, parameters=parameters)
+    return [dict(row) for row in result.named_results()]
+
+
+def progress_json(
+    client: Any,
+    by: str = "district",
+    district: str | None = None,
+    *,
+    database: str = DEFAULT_DATABASE,
+) -> list[dict[str, Any]]:
+    """:func:`progress` with JSON-safe values: ISO-8601 UTC times, no NaN, lists for arrays."""
+    return [
+        {key: json_safe(value) for key, value in row.items()}
+        for row in progress(client, by, district, database=database)
+    ]
+
+
+def json_safe(value: Any) -> Any:
+    """One value as ``json.dumps`` takes it; naive datetimes from UTC columns get their zone."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, tuple | list):
+        return [json_safe(item) for item in value]
+    return value

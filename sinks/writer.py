@@ -1,0 +1,219 @@
+"""Idempotent, retrying ClickHouse writes: the sink's half of effectively-once.
+
+The worker commits Kafka offsets only after :meth:`ClickHouseWriter.write`
+returned. Each block goes in with ``insert_deduplication_token =
+f"{token}:{table}"`` (the token names the Kafka offset range, see
+:func:`dedup_token`) and ``deduplicate_blocks_in_dependent_materialized_views
+= 1``, so a block sent again, by a retry here or by a replay after a crash,
+is dropped by the table and by every progress view it feeds.
+
+Failures are retried with exponential backoff and jitter. When the policy is
+spent the writer raises :class:`SinkUnavailable` instead of buffering: the
+worker stops consuming (backpressure) and Kafka keeps the data. Blocks that
+went in before the failure are not sent again within a call, and would be
+deduplicated if they were.
+
+Synchronous on purpose: the worker calls it in a thread executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import DataError, ProgrammingError
+
+from processors.frame import Frame
+from processors.regions import RegionMaster
+from schemas.errors import ClickHouseError
+from sinks.rows import Block, reference_blocks
+
+log = logging.getLogger(__name__)
+
+#: Errors a retry cannot fix: the rows or the call are wrong, not the engine.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    DataError,
+    ProgrammingError,
+    TypeError,
+    ValueError,
+    KeyError,
+)
+
+
+class SinkUnavailable(ClickHouseError):
+    """ClickHouse did not take a batch within the retry policy; stop consuming.
+
+    ``permanent`` is true when retrying cannot help (bad rows, missing table):
+    an operator must act before the worker resumes.
+    """
+
+    def __init__(self, message: str, *, table: str, attempts: int, permanent: bool) -> None:
+        super().__init__(message)
+        self.table = table
+        self.attempts = attempts
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, bounded by attempts and by total time."""
+
+    max_attempts: int = 10
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_elapsed_s: float = 120.0
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        """Pause after the ``failures``-th failure: half fixed, half random (equal jitter)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (failures - 1))
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+@dataclass
+class WriteResult:
+    """What one :meth:`ClickHouseWriter.write` took: rows per table, attempts, time."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    attempts: int = 1  # 1 + the failed insert calls
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+#: Called after each failed attempt with (attempt number, table, error, pause before the next).
+RetryCallback = Callable[[int, str, BaseException, float], None]
+
+
+def dedup_token(topic: str, partition: int, first_offset: int, last_offset: int) -> str:
+    """The insert token of a batch: the Kafka positions it came from, nothing else.
+
+    A replay of the same offsets gets the same token whatever the content, so
+    the tables drop it even if a field like ``written_at`` differs.
+    """
+    return f"{topic}:{partition}:{first_offset}-{last_offset}"
+
+
+def block_tokens(blocks: Sequence[Block], token: str) -> list[tuple[Block, str]]:
+    """Each block with its insert token: ``{token}:{table}``, ``#2``... for a table seen again.
+
+    Two blocks of one table under one token would make ClickHouse drop the
+    second as a duplicate; numbering them keeps both, and stays the same on a
+    retry because the order does.
+    """
+    seen: dict[str, int] = {}
+    tokens = []
+    for block in blocks:
+        seen[block.table] = seen.get(block.table, 0) + 1
+        suffix = f"#{seen[block.table]}" if seen[block.table] > 1 else ""
+        tokens.append((block, f"{token}:{block.table}{suffix}"))
+    return tokens
+
+
+class ClickHouseWriter:
+    """Writes blocks into ``database`` through one clickhouse-connect client."""
+
+    def __init__(
+        self,
+        client: Any,
+        database: str = "regsosek",
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_retry: RetryCallback | None = None,
+        distributed: bool = False,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.database = database
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        # On a cluster the tables are Distributed: insert synchronously so the
+        # token and settings reach the shards and a success means stored.
+        self._extra = {"distributed_foreground_insert": 1} if distributed else {}
+
+    def write(self, blocks: Sequence[Block], token: str) -> WriteResult:
+        """Insert every non-empty block, retrying a failed one; SinkUnavailable when spent."""
+        started = time.monotonic()
+        result = WriteResult()
+        pending = [item for item in block_tokens(blocks, token) if item[0].rows]
+        failures = 0
+        while pending:
+            block, block_token = pending[0]
+            try:
+                self._insert(block, block_token)
+            except PERMANENT_ERRORS as exc:
+                raise self._unavailable(block, failures + 1, exc, permanent=True) from exc
+            except Exception as exc:  # network, server, engine: all worth another try
+                failures += 1
+                self._wait_or_raise(block, failures, exc, time.monotonic() - started)
+                continue
+            result.rows[block.table] = result.rows.get(block.table, 0) + len(block)
+            pending.pop(0)
+        result.attempts = failures + 1
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _insert(self, block: Block, block_token: str) -> None:
+        self.client.insert(
+            block.table,
+            block.rows,
+            column_names=block.columns,
+            database=self.database,
+            settings={
+                "insert_deduplication_token": block_token,
+                "deduplicate_blocks_in_dependent_materialized_views": 1,
+                **self._extra,
+            },
+        )
+
+    def _wait_or_raise(self, block: Block, failures: int, exc: Exception, elapsed: float) -> None:
+        pause = self.retry.delay(failures, self._rng)
+        if failures >= self.retry.max_attempts or elapsed + pause > self.retry.max_elapsed_s:
+            raise self._unavailable(block, failures, exc, permanent=False) from exc
+        log.warning(
+            "insert into %s.%s failed (attempt %d), retrying in %.1fs: %s",
+            self.database,
+            block.table,
+            failures,
+            pause,
+            exc,
+        )
+        if self._on_retry is not None:
+            self._on_retry(failures, block.table, exc, pause)
+        self._sleep(pause)
+
+    def _unavailable(
+        self, block: Block, attempts: int, exc: BaseException, *, permanent: bool
+    ) -> SinkUnavailable:
+        why = "cannot be retried" if permanent else f"failed {attempts} times"
+        return SinkUnavailable(
+            f"insert into {self.database}.{block.table} {why}: {exc}",
+            table=block.table,
+            attempts=attempts,
+            permanent=permanent,
+        )
+
+
+def load_reference(
+    writer: ClickHouseWriter,
+    regions: RegionMaster,
+    frame: Frame,
+    *,
+    loaded_at: datetime | None = None,
+) -> WriteResult:
+    """Write the master data and frame (at worker start); the newest load wins.
+
+    The token names the load time, not the content: reloading an older frame
+    after a newer one must insert again, which a content token would forbid.
+    """
+    when = loaded_at or datetime.now(UTC)
+    return writer.write(reference_blocks(regions, frame), f"reference:{when.isoformat()}")
