@@ -109,10 +109,19 @@ class Pipeline:
             if decision.new_state is not None:
                 out.states[household] = decision.new_state
             return
-        self._check(msg, ctx, out, record, schema_id, decision, state)
+        self._check(
+            msg=msg,
+            ctx=ctx,
+            out=out,
+            record=record,
+            schema_id=schema_id,
+            decision=decision,
+            state=state,
+        )
 
     def _check(
         self,
+        *,
         msg: RawSubmission,
         ctx: RuleContext,
         out: BatchResult,

@@ -8,6 +8,7 @@ operators paste ``regsosek config`` output into chat and tickets.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "REGSOSEK_"
 MASK = "****"
+#: Western Indonesia Time (UTC+7), where Jember and most fieldwork hours are.
+WIB = timezone(timedelta(hours=7), "WIB")
 
 
 def default_cache_dir() -> Path:
@@ -56,10 +59,32 @@ class Settings(BaseSettings):
         SecretStr(""),
         description="chdb:///path (embedded engine) or http(s)://user:pass@host:8123/db.",
     )
+    clickhouse_database: str = Field(
+        "regsosek", description="Database of the analytics tables and progress views."
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster name: DDL ON CLUSTER, Replicated + Distributed tables.",
+    )
+    sink_batch_rows: int = Field(
+        10_000, ge=1, description="Most households (or rejections) per ClickHouse insert."
+    )
+    sink_batch_seconds: float = Field(
+        1.0, gt=0, description="Longest a sink waits to fill a batch before inserting it."
+    )
+    sink_retry_max_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a sink retries a failed insert before it stops consuming.",
+    )
     schema_registry_url: SecretStr | None = Field(
         None, description="Confluent-compatible schema registry; unset = local registry."
     )
     web_port: int = Field(6066, description="Worker HTTP port: /metrics, health, progress JSON.")
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker's HTTP server listens on (0.0.0.0 in containers).",
+    )
     gateway_port: int = Field(8080, description="HTTP gateway port for field apps.")
     gateway_host: str = Field(
         "127.0.0.1",
@@ -84,11 +109,38 @@ class Settings(BaseSettings):
         ge=100,
         description="How long the gateway waits for Kafka to acknowledge before answering 503.",
     )
+    topic_prefix: str = Field(
+        "regsosek",
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Start of every topic name (<prefix>.submissions) and the worker's group id.",
+    )
     topic_partitions: int = Field(6, ge=1, description="Partitions of each regsosek.* topic.")
     topic_replication: int = Field(1, ge=1, description="Replication factor of each topic.")
     topic_retention_ms: int = Field(
         90 * 24 * 3600 * 1000,
         description="Retention of the submission topics (default 90 days: fieldwork + edits).",
+    )
+    regions_file: Path | None = Field(
+        None,
+        description="Region master file (CSV format of processors/regions.py); unset = shipped.",
+    )
+    frame_dir: Path | None = Field(
+        None,
+        description="Enumeration frame (enumerators, assignments, targets); unset: <state>/frame.",
+    )
+    fieldwork_start: datetime = Field(
+        datetime(2022, 10, 15, tzinfo=WIB),
+        description="Start of fieldwork; interviews before it are rejected.",
+    )
+    fieldwork_end: datetime = Field(
+        datetime(2022, 11, 14, 23, 59, 59, tzinfo=WIB),
+        description="End of fieldwork; interviews after it are rejected.",
+    )
+    process_batch: int = Field(
+        5000, ge=1, description="Submissions the worker validates per batch (take_events size)."
+    )
+    process_batch_seconds: float = Field(
+        0.25, gt=0, description="Longest wait to fill a processing batch, seconds."
     )
     nik_hmac_key: SecretStr = Field(
         SecretStr("change-me"), description="Key of the HMAC that stands in for NIK in analytics."
@@ -103,6 +155,11 @@ class Settings(BaseSettings):
             state_dir = Path(data.get("state_dir") or ".regsosek")
             data = {**data, "clickhouse_dsn": f"chdb://{state_dir.resolve() / 'clickhouse'}"}
         return data
+
+    @property
+    def frame_directory(self) -> Path:
+        """The enumeration frame directory actually used."""
+        return self.frame_dir or self.state_dir / "frame"
 
     @property
     def kafka_port(self) -> int:

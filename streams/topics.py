@@ -41,6 +41,16 @@ SUBMISSIONS_VALID = "regsosek.submissions.valid"
 SUBMISSIONS_REJECTED = "regsosek.submissions.rejected"
 
 ALL_TOPICS = (SUBMISSIONS, ENUMERATOR_EVENTS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+DEFAULT_PREFIX = "regsosek"
+
+
+def named(topic: str, prefix: str) -> str:
+    """A topic's name under another prefix: ``staging.submissions`` for prefix ``staging``.
+
+    A prefix lets several environments (or test runs) share one cluster.
+    """
+    return prefix + topic.removeprefix(DEFAULT_PREFIX)
+
 
 _PURPOSE = {
     SUBMISSIONS: "household submissions from field apps (key = household id)",
@@ -125,7 +135,7 @@ def desired_topics(settings: Settings) -> list[TopicSpec]:
     """Every topic the platform needs, as the settings describe it. Pure."""
     return [
         TopicSpec(
-            name=name,
+            name=named(name, settings.topic_prefix),
             partitions=settings.topic_partitions,
             replication=settings.topic_replication,
             configs=topic_configs(settings),
@@ -191,13 +201,16 @@ def ensure_topics(
 
 
 def describe_topics(
-    bootstrap: str, names: Sequence[str] | None = None, timeout_s: float = 10.0
+    bootstrap: str,
+    names: Sequence[str] | None = None,
+    timeout_s: float = 10.0,
+    prefix: str = DEFAULT_PREFIX,
 ) -> list[TopicInfo]:
-    """Partitions and replication of ``names`` (default: every regsosek.* topic present)."""
+    """Partitions and replication of ``names`` (default: every ``<prefix>.*`` topic present)."""
     with _admin(bootstrap, timeout_s) as admin:
         if names is None:
             try:
-                names = sorted(n for n in admin.list_topics() if n.startswith("regsosek."))
+                names = sorted(n for n in admin.list_topics() if n.startswith(prefix + "."))
             except (KafkaError, OSError) as exc:
                 raise BrokerError(f"listing topics on {bootstrap} failed: {exc}") from exc
         return _describe(admin, list(names))

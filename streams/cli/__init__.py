@@ -23,11 +23,14 @@ COMMAND_MODULES = (
     "streams.cli.config",
     "streams.cli.kafka",
     "streams.cli.db",
+    "streams.cli.progress",
     "streams.cli.topics",
     "streams.cli.gateway",
     "streams.cli.demo",
     "streams.cli.master",
+    "streams.cli.worker",
     "streams.cli.schemas",
+    "streams.cli.rules",
 )
 
 

@@ -52,14 +52,16 @@ def create(settings: Settings, timeout: float, strict: bool) -> None:
 @click.pass_obj
 def list_(settings: Settings, timeout: float) -> None:
     """Show the regsosek.* topics present, with partitions and replication."""
-    found = topics.describe_topics(settings.kafka_bootstrap, timeout_s=timeout)
+    found = topics.describe_topics(
+        settings.kafka_bootstrap, timeout_s=timeout, prefix=settings.topic_prefix
+    )
     present = {info.name for info in found}
     table = Table(title=f"regsosek topics at {settings.kafka_bootstrap}")
     for column in ("topic", "partitions", "replication"):
         table.add_column(column)
     for info in found:
         table.add_row(info.name, str(info.partitions), str(info.replication))
-    for name in topics.ALL_TOPICS:
+    for name in (topics.named(t, settings.topic_prefix) for t in topics.ALL_TOPICS):
         if name not in present:
             table.add_row(name, "missing", "-")
     Console(width=100).print(table)

@@ -55,6 +55,7 @@ from streams.gateway.service import SubmissionService
 from streams.kafka_admin import metadata_answered
 from streams.sdk import ProducerOptions, Publisher, SubmissionPublisher
 from streams.settings import Settings
+from streams.topics import SUBMISSIONS, named
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,12 @@ def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> w
     url = settings.schema_registry_url
     registry = registry_from_url(url.get_secret_value() if url else None)
     options = ProducerOptions(client_id="regsosek-gateway", timeout_ms=config.kafka_timeout_ms)
-    publisher = SubmissionPublisher(settings.kafka_bootstrap, registry, options=options)
+    publisher = SubmissionPublisher(
+        settings.kafka_bootstrap,
+        registry,
+        topic=named(SUBMISSIONS, settings.topic_prefix),
+        options=options,
+    )
     return create_app(config, tokens or token_store_from_settings(settings), publisher)
 
 

@@ -1,0 +1,83 @@
+"""Build the worker's Faust app, topics and dedup table from the settings.
+
+Topics carry raw bytes (``value_serializer="raw"``): decoding is the
+processors' job, where a bad message becomes a rejection instead of a Faust
+serializer crash. The dedup table uses the key partitioner (``use_partitioner``)
+so that each household's changelog record lands on the partition its
+submissions live on, whatever batch it was written from; Faust's recovery then
+restores exactly the households of the partitions a worker is assigned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from streams import topics as names
+from streams.settings import Settings
+
+DEDUP_TABLE = "household-dedup"
+
+
+@dataclass
+class WorkerApp:
+    """The Faust app and the channels the agents are attached to."""
+
+    app: Any
+    submissions: Any
+    valid: Any
+    rejected: Any
+    dedup: Any
+
+
+def broker_url(bootstrap: str) -> str:
+    """Faust's broker URL for a comma-separated bootstrap list."""
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server)
+
+
+def build_app(settings: Settings) -> WorkerApp:
+    """The Faust app of one worker process."""
+    app = faust.App(
+        f"{settings.topic_prefix}-worker",
+        broker=broker_url(settings.kafka_bootstrap),
+        store="memory://",
+        datadir=str(settings.state_dir / "faust"),
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_batch_size=1_048_576,
+        stream_buffer_maxsize=max(settings.process_batch, settings.sink_batch_rows) * 2,
+        broker_commit_every=settings.process_batch,
+        broker_commit_interval=1.0,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        table_standby_replicas=0,
+    )
+    prefix = settings.topic_prefix
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    dedup = app.Table(
+        DEDUP_TABLE,
+        default=None,
+        partitions=settings.topic_partitions,
+        use_partitioner=True,
+        # bytes keys, as the submissions topic's: the same bytes hash to the same partition
+        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
+    )
+    return WorkerApp(
+        app=app,
+        submissions=app.topic(names.named(names.SUBMISSIONS, prefix), **raw),
+        valid=app.topic(names.named(names.SUBMISSIONS_VALID, prefix), **raw),
+        rejected=app.topic(names.named(names.SUBMISSIONS_REJECTED, prefix), **raw),
+        dedup=dedup,
+    )

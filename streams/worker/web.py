@@ -1,0 +1,89 @@
+"""The worker's HTTP endpoints on Faust's web server: health, readiness, progress.
+
+In embedded mode only this process can open the chdb engine, so ``/progress``
+is how the CLI and the board read progress while the worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sinks.queries import progress_json
+from streams.kafka_admin import metadata_answered
+from streams.worker.observer import WorkerStats
+
+BY_CHOICES = ("district", "village", "enumerator")
+
+
+def install(
+    app: Any,
+    *,
+    stats: WorkerStats,
+    client: Any,
+    executor: ThreadPoolExecutor,
+    bootstrap: str,
+    ping: Callable[[], None],
+) -> None:
+    """Add the worker's pages to the Faust app."""
+
+    async def healthz(view: Any, request: Any) -> Any:
+        """Liveness: the event loop answers."""
+        del request
+        return view.json({"status": "alive", "processed": stats.processed})
+
+    async def readyz(view: Any, request: Any) -> Any:
+        """Readiness: the broker answers metadata and ClickHouse takes a query."""
+        del request
+        loop = asyncio.get_running_loop()
+        broker = await asyncio.to_thread(metadata_answered, bootstrap, 3.0)
+        try:
+            await loop.run_in_executor(executor, ping)
+            clickhouse, detail = True, ""
+        except Exception as exc:  # any failure of the engine means "not ready"
+            clickhouse, detail = False, str(exc)[:200]
+        ready = broker and clickhouse and not stats.sink_failing
+        body = {
+            "ready": ready,
+            "kafka": broker,
+            "clickhouse": clickhouse,
+            "clickhouse_error": detail,
+            "sink_failing": stats.sink_failing,
+        }
+        return view.json(body, status=200 if ready else 503)
+
+    async def progress(view: Any, request: Any) -> Any:
+        """Progress rows as JSON: ?by=district|village|enumerator&district=CODE."""
+        by = request.query.get("by", "district")
+        if by not in BY_CHOICES:
+            return view.json({"error": f"by must be one of {', '.join(BY_CHOICES)}"}, status=400)
+        district = request.query.get("district") or None
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(executor, progress_json, client, by, district)
+        return view.json({"by": by, "district": district, "rows": rows})
+
+    async def stats_page(view: Any, request: Any) -> Any:
+        """The worker's own counters (processed, valid, rejected, dropped, sink rows)."""
+        del request
+        return view.json(
+            {
+                "processed": stats.processed,
+                "valid": stats.valid,
+                "rejected": stats.rejected,
+                "dropped": stats.dropped,
+                "sink_rows": stats.sink_rows,
+                "sink_batches": stats.sink_batches,
+                "last_batch_rows": stats.last_batch_rows,
+                "sink_failing": stats.sink_failing,
+            }
+        )
+
+    for path, view in (
+        ("/healthz", healthz),
+        ("/readyz", readyz),
+        ("/progress", progress),
+        ("/stats", stats_page),
+    ):
+        app.page(path)(view)
