@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from schemas.errors import ClickHouseError
 from sinks.clickhouse import client_from_dsn, describe, parse_dsn
 from sinks.migrations import migrate, plan
 from sinks.privacy import RESTRICTED_TABLES, analyst_role_sql
@@ -95,3 +98,29 @@ def analyst_role_sql_command(
         database, cluster=cluster, role=role, user=user, nik_hash=nik_hash
     ):
         click.echo(f"{statement};")
+
+
+@command.command("query")
+@click.argument("sql")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@click.pass_obj
+def query_command(settings: Settings, sql: str, as_json: bool) -> None:
+    """Run one read-only SQL query (readonly=1) and print the rows.
+
+    In embedded mode the worker holds the engine: stop it first, or use
+    `regsosek progress`, which asks the running worker.
+    """
+    dsn = settings.clickhouse_dsn.get_secret_value()
+    client = client_from_dsn(dsn)
+    try:
+        result = client.query(sql, settings={"readonly": 1})
+    except Exception as exc:  # the engine's own message is the useful part
+        raise ClickHouseError(f"query failed: {str(exc).splitlines()[0][:300]}") from exc
+    finally:
+        client.close()
+    names = list(result.column_names)
+    for row in result.result_rows:
+        if as_json:
+            click.echo(json.dumps(dict(zip(names, row, strict=True)), default=str))
+        else:
+            click.echo("\t".join(str(value) for value in row))
