@@ -38,6 +38,7 @@ class WorkerStats:
     sink_rows: dict[str, int] = field(default_factory=dict)
     sink_batches: dict[str, int] = field(default_factory=dict)
     last_batch_rows: dict[str, int] = field(default_factory=dict)
+    max_batch_rows: dict[str, int] = field(default_factory=dict)
     sink_failing: dict[str, str] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
 
@@ -55,6 +56,7 @@ class WorkerStats:
         self.sink_rows[table] = self.sink_rows.get(table, 0) + rows
         self.sink_batches[table] = self.sink_batches.get(table, 0) + 1
         self.last_batch_rows[table] = rows
+        self.max_batch_rows[table] = max(rows, self.max_batch_rows.get(table, 0))
         self.sink_failing.pop(table, None)
 
     def on_sink_failure(self, table: str, error: str) -> None:

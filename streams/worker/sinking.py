@@ -134,8 +134,9 @@ class SinkStage:
         attempts = await loop.run_in_executor(
             self._executor, self._write_until_done, label, blocks, token
         )
-        rows = sum(len(block.rows) for block in blocks)
-        self._observer.on_sink_batch(label, rows, loop.time() - started, attempts)
+        seconds = loop.time() - started
+        for block in blocks:  # one insert per table: report each table's batch size
+            self._observer.on_sink_batch(block.table, len(block.rows), seconds, attempts)
 
     def _write_until_done(self, label: str, blocks: list[Block], token: str) -> int:
         """Retry the same blocks under the same token until ClickHouse takes them."""

@@ -76,6 +76,7 @@ def install(
                 "sink_rows": stats.sink_rows,
                 "sink_batches": stats.sink_batches,
                 "last_batch_rows": stats.last_batch_rows,
+                "max_batch_rows": stats.max_batch_rows,
                 "sink_failing": stats.sink_failing,
             }
         )

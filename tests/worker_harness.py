@@ -1,0 +1,189 @@
+"""Run `regsosek worker` as a real child process against the session's broker.
+
+The worker opens its own embedded ClickHouse directory (one chdb directory per
+process), so tests talk to it the way operators do: its HTTP pages while it
+runs, ``regsosek db query`` in a child process once it has stopped, and the
+Kafka topics it writes. ``FAULT_ENTRY`` starts the same worker with a
+ClickHouse client that fails while a marker file exists (tests/fault_worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from streams.topics import SUBMISSIONS, SUBMISSIONS_REJECTED, SUBMISSIONS_VALID, named
+from tests.backends import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER_ENTRY = ("-m", "streams.cli", "worker")
+FAULT_ENTRY = ("-m", "tests.fault_worker", "worker")
+
+
+@dataclass
+class WorkerProcess:
+    """One worker configuration; ``start`` may be called again after a kill."""
+
+    bootstrap: str
+    prefix: str
+    state_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    entry: Sequence[str] = WORKER_ENTRY
+    web_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("REGSOSEK_")},
+            "REGSOSEK_KAFKA_BOOTSTRAP": self.bootstrap,
+            "REGSOSEK_TOPIC_PREFIX": self.prefix,
+            "REGSOSEK_TOPIC_PARTITIONS": "3",
+            "REGSOSEK_STATE_DIR": str(self.state_dir),
+            "REGSOSEK_WEB_PORT": str(self.web_port),
+            "REGSOSEK_LOG_LEVEL": "WARNING",
+            "REGSOSEK_SINK_BATCH_SECONDS": "0.5",
+            "PYTHONPATH": str(ROOT),
+            **self.extra_env,
+        }
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / f"worker-{self.starts}.log"
+
+    def start(self, ready_timeout_s: float = 120.0) -> None:
+        self.starts += 1
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.entry], env=self.env, stdout=log, stderr=log, cwd=ROOT
+            )
+        deadline = time.monotonic() + ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited early: {self.log.read_text()[-3000:]}")
+            if self.page("/healthz") is not None:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"worker not up in time: {self.log.read_text()[-3000:]}")
+
+    def page(self, path: str) -> Any:
+        """JSON of a worker page, or ``None`` when it does not answer (any status)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read() or b"null")
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit — a crash."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM and wait: the graceful shutdown an orchestrator asks for."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a read-only query, from a child process (the worker must be stopped)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "db", "query", sql, "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+        )
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+    def wait_idle(self, timeout_s: float = 180.0) -> None:
+        """Until the worker's group has consumed everything on its three input topics."""
+        topics = [
+            named(t, self.prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+        ]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"worker died: {self.log.read_text()[-3000:]}")
+            if group_lag(self.bootstrap, f"{self.prefix}-worker", topics) == 0:
+                return
+            time.sleep(1.0)
+        raise AssertionError(f"worker still busy after {timeout_s}s")
+
+
+def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Messages not yet committed by ``group`` on ``topics``; -1 while the group is unknown."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
+        except KafkaError:  # coordinator not there yet: a fresh broker creates it lazily
+            return -1
+        lag = 0
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            for tp, end in consumer.end_offsets(tps).items():
+                done = committed.get(tp)
+                lag += end - (done.offset if done is not None and done.offset >= 0 else 0)
+        return lag
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record on ``topic`` now, from the beginning of each partition."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"{topic} not read back in time"
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+@contextmanager
+def running(worker: WorkerProcess) -> Iterator[WorkerProcess]:
+    """Start the worker and always stop it."""
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
