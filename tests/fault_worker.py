@@ -39,7 +39,7 @@ def flaky_client_from_dsn(dsn: str, **settings: Any) -> Any:
     return FlakyClient(_real_client_from_dsn(dsn, **settings), marker)
 
 
-streams.worker.runtime.client_from_dsn = flaky_client_from_dsn  # type: ignore[assignment]
+streams.worker.runtime.client_from_dsn = flaky_client_from_dsn  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     from streams.cli import main

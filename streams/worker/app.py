@@ -56,6 +56,14 @@ def build_app(settings: Settings) -> WorkerApp:
         stream_buffer_maxsize=max(settings.process_batch, settings.sink_batch_rows) * 2,
         broker_commit_every=settings.process_batch,
         broker_commit_interval=1.0,
+        # Do not wait for in-flight batches on rebalance or shutdown: a sink holding a
+        # batch through a ClickHouse outage would block both forever. What is not acked
+        # is not committed and is processed again; every write downstream is idempotent.
+        stream_wait_empty=False,
+        # A worker that died (SIGKILL, OOM) leaves the group after 10 s, not Kafka's 45 s,
+        # so its replacement gets the partitions back quickly.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         consumer_max_fetch_size=8 * 1024 * 1024,
         table_standby_replicas=0,
     )
@@ -71,8 +79,9 @@ def build_app(settings: Settings) -> WorkerApp:
         default=None,
         partitions=settings.topic_partitions,
         use_partitioner=True,
-        # bytes keys, as the submissions topic's: the same bytes hash to the same partition
-        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
+        # bytes keys (Faust then uses the raw codec, in recovery too), as the submissions
+        # topic's: the same bytes hash to the same partition
+        key_type=bytes,
     )
     return WorkerApp(
         app=app,

@@ -113,6 +113,7 @@ def create_worker(settings: Settings, extra_observer: WorkerObserver | None = No
         nik_key=settings.nik_hmac_key.get_secret_value().encode(),
         observer=observer,
         regions=regions,
+        should_stop=lambda: bool(wapp.app.should_stop),
     )
     _attach_agents(wapp, settings, processing, sink)
     web.install(
@@ -158,12 +159,7 @@ def _attach_agents(
         ):
             await sink.handle_rejected(events)
 
-    async def _stop_retries(app: Any, **kwargs: Any) -> None:
-        del app, kwargs
-        sink.stop()
-
     # concurrency 1 per agent: faust-streaming can commit past unprocessed messages otherwise
     app.agent(wapp.submissions, name="process-submissions", concurrency=1)(process)
     app.agent(wapp.valid, name="sink-households", concurrency=1)(sink_valid)
     app.agent(wapp.rejected, name="sink-rejections", concurrency=1)(sink_rejected)
-    app.on_before_shutdown.connect(_stop_retries)

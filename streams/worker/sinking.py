@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -61,6 +61,7 @@ class SinkStage:
         nik_key: bytes,
         observer: WorkerObserver,
         regions: RegionMaster | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self._writer = writer
         self._executor = executor
@@ -69,11 +70,16 @@ class SinkStage:
         self._nik_key = nik_key
         self._observer = observer
         self._regions = regions
-        self._stopping = threading.Event()
+        self._should_stop = should_stop
 
-    def stop(self) -> None:
-        """Let a retry loop in progress give up at its next pause (worker shutdown)."""
-        self._stopping.set()
+    def _pause(self, seconds: float) -> bool:
+        """Sleep between retry rounds; True when the worker is stopping meanwhile."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._should_stop():
+                return True
+            time.sleep(0.1)
+        return self._should_stop()
 
     async def handle_valid(self, events: Sequence[Any]) -> None:
         """A batch of ValidatedSubmission messages → households and members."""
@@ -154,8 +160,8 @@ class SinkStage:
                     rounds,
                     exc,
                 )
-                if self._stopping.wait(pause):
-                    raise
+                if self._pause(pause):
+                    raise  # shutting down: the batch stays unacked and is replayed later
                 pause = min(pause * 2, MAX_BACKOFF_S)
                 continue
             if rounds:

@@ -16,6 +16,7 @@ from streams.kafka_admin import metadata_answered
 from streams.worker.observer import WorkerStats
 
 BY_CHOICES = ("district", "village", "enumerator")
+PING_TIMEOUT_S = 3.0
 
 
 def install(
@@ -39,11 +40,13 @@ def install(
         del request
         loop = asyncio.get_running_loop()
         broker = await asyncio.to_thread(metadata_answered, bootstrap, 3.0)
-        try:
-            await loop.run_in_executor(executor, ping)
-            clickhouse, detail = True, ""
-        except Exception as exc:  # any failure of the engine means "not ready"
-            clickhouse, detail = False, str(exc)[:200]
+        clickhouse, detail = False, "a sink is holding a batch ClickHouse refused"
+        if not stats.sink_failing:  # else the ClickHouse thread is busy retrying: don't queue
+            try:
+                await asyncio.wait_for(loop.run_in_executor(executor, ping), PING_TIMEOUT_S)
+                clickhouse, detail = True, ""
+            except Exception as exc:  # any failure of the engine means "not ready"
+                detail = str(exc)[:200] or type(exc).__name__
         ready = broker and clickhouse and not stats.sink_failing
         body = {
             "ready": ready,
