@@ -146,6 +146,7 @@ class Pipeline:
         if decision.verdict is Verdict.SAME_REVISION:
             warnings.append(_same_revision_warning())
         enrichment = enrich(record, resolved, ctx, ctx.now)
+        enrichment["received_at"] = msg.timestamp
         out.valid.append(
             Accepted(
                 household,

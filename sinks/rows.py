@@ -260,6 +260,7 @@ def household_row(record: Mapping[str, Any], place: Place, written_at: datetime)
     row |= {
         "warning_codes": [warning["code"] for warning in record.get("warnings") or ()],
         "app_version": enumeration["app_version"],
+        "received_at": enrichment.get("received_at"),
         "processed_at": enrichment.get("processed_at"),
         "written_at": written_at,
         "ingest_lag_ms": enrichment.get("ingest_lag_ms"),

@@ -276,6 +276,7 @@ def validated_submission(**overrides: Any) -> dict[str, Any]:
             "dependency_ratio": 1.0,
             "housing_score": None,
             "asset_score": None,
+            "received_at": dt.datetime(2022, 10, 20, 2, 47, 0, 500000, tzinfo=dt.UTC),
             "processed_at": dt.datetime(2022, 10, 20, 2, 47, 1, tzinfo=dt.UTC),
             "ingest_lag_ms": 1000,
         },
