@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "streams.cli.worker",
     "streams.cli.schemas",
     "streams.cli.rules",
+    "streams.cli.simulate",
 )
 
 

@@ -1,0 +1,229 @@
+"""The month of fieldwork as an ordered stream of dispatches: what each tablet sends, when.
+
+Pure and lazy: :meth:`Scenario.dispatches` plans one day for every
+enumerator at a time, keeps the sends due later (offline queues, retries,
+corrections) in a heap, and yields every :class:`Dispatch` in simulated-time
+order. Records are built only when their dispatch is yielded, so a full-scale
+run holds a day of plans in memory, not a month of records.
+
+How the apps behave (each enumerator's behaviour is drawn from their own
+seeded streams, so it does not depend on the other enumerators):
+
+* **online** tablets (70 % by default) upload each interview 5-120 s after it
+  is finished;
+* **offline** tablets queue finished interviews and sync them in one burst
+  (an SDK ``publish_batch``) in the evening, 17:30-21:00, on about 60 % of
+  their working days and always on their last;
+* an **app retry** (``duplicate`` rate) sends the same message again, same
+  ``submission_id``, 10 s to 10 minutes later;
+* a **correction** (``revision`` rate, clean complete households only) sends
+  revision 2 one to three days later during office hours;
+* a **corrupt message** (``corrupt`` rate per household) lands within the hour
+  after the household's upload, straight on the topic.
+
+Every message of one household travels the same path and leaves in order,
+so the broker keeps original < retry < correction on its partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from processors.regions import RegionMaster
+from processors.rules.base import local_offset
+from streams.simulator import clock
+from streams.simulator import injections as inj
+from streams.simulator.config import SimulationConfig
+from streams.simulator.households import HouseholdFactory, present_count, revise
+from streams.simulator.population import SimFrame
+from streams.simulator.tables import between
+from streams.simulator.workload import EnumeratorRun, PlannedVisit
+
+
+class MessageKind(StrEnum):
+    """Why a message is on the topic."""
+
+    HOUSEHOLD = "household"  # a household's first message (clean, injected or old schema)
+    DUPLICATE = "duplicate"  # an app retry: the same submission again
+    REVISION = "revision"  # a corrected revision 2
+    CORRUPT = "corrupt"  # bytes no serializer wrote
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Kafka message to send, with what the pipeline is expected to make of it."""
+
+    kind: MessageKind
+    household_id: str
+    enumerator_id: str | None
+    district_code: str | None
+    village_code: str | None
+    record: dict[str, Any] | None = None
+    payload: bytes | None = None
+    schema_version: int = 2
+    expected_errors: tuple[str, ...] = ()
+    expected_warnings: tuple[str, ...] = ()
+    replaced_members: int = 0  # a revision: present members of the revision it supersedes
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Messages one tablet sends at one simulated instant (a burst when syncing a backlog)."""
+
+    at: dt.datetime
+    enumerator_id: str | None
+    messages: tuple[Message, ...]
+    burst: bool = False
+
+
+@dataclass(frozen=True)
+class _Upload:
+    at: dt.datetime
+    run: EnumeratorRun
+    visits: tuple[PlannedVisit, ...]
+    burst: bool
+
+
+@dataclass(frozen=True)
+class _Resend:
+    at: dt.datetime
+    message: Message
+
+
+@dataclass(frozen=True)
+class _Correction:
+    at: dt.datetime
+    run: EnumeratorRun
+    original: Message
+
+
+@dataclass(frozen=True)
+class _Garbage:
+    at: dt.datetime
+    run: EnumeratorRun
+    household: Message
+
+
+_Event = _Upload | _Resend | _Correction | _Garbage
+
+
+class Scenario:
+    """A whole simulated fieldwork month over one frame."""
+
+    def __init__(
+        self, frame: SimFrame, config: SimulationConfig, regions: RegionMaster, schema_id: int
+    ) -> None:
+        self.frame = frame
+        self.config = config
+        self.schema_id = schema_id
+        self.zone = local_offset(frame.province_code)
+        self.factory = HouseholdFactory(frame)
+        self.context = inj.InjectionContext(regions, frame)
+        self.days = clock.fieldwork_days(config.fieldwork_start, config.fieldwork_end, self.zone)
+        villages = {village.code: village for village in frame.villages}
+        with_bps = {d.code for d in frame.districts if d.bps_code}
+        self.runs = [
+            EnumeratorRun(plan, villages, config, self.days, zone=self.zone, with_bps=with_bps)
+            for plan in frame.enumerators
+        ]
+
+    def dispatches(self) -> Iterator[Dispatch]:
+        """Every dispatch of the month, in simulated-time order."""
+        heap: list[tuple[dt.datetime, int, _Event]] = []
+        order = itertools.count()
+        for index, day in enumerate(self.days):
+            for run in self.runs:
+                for at, visits, burst in run.plan_day(index, day):
+                    heapq.heappush(heap, (at, next(order), _Upload(at, run, visits, burst)))
+            horizon = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
+            while heap and heap[0][0] < horizon:
+                yield self._fire(heapq.heappop(heap)[2], heap, order)
+        while heap:
+            yield self._fire(heapq.heappop(heap)[2], heap, order)
+
+    def _fire(
+        self, event: _Event, heap: list[tuple[dt.datetime, int, _Event]], order: Iterator[int]
+    ) -> Dispatch:
+        def later(follow: _Event) -> None:
+            heapq.heappush(heap, (follow.at, next(order), follow))
+
+        if isinstance(event, _Upload):
+            messages = tuple(self._original(event, planned, later) for planned in event.visits)
+            return Dispatch(event.at, event.run.enumerator_id, messages, event.burst)
+        if isinstance(event, _Resend):
+            message = replace(event.message, kind=MessageKind.DUPLICATE)
+            return Dispatch(event.at, message.enumerator_id, (message,))
+        if isinstance(event, _Correction):
+            return Dispatch(event.at, event.run.enumerator_id, (self._revision(event),))
+        return Dispatch(event.at, None, (self._garbage(event),))
+
+    def _original(
+        self, event: _Upload, planned: PlannedVisit, later: Callable[[_Event], None]
+    ) -> Message:
+        """A household's first message, and the retry, correction or garbage that follow it."""
+        run, visit = event.run, planned.visit
+        record = self.factory.record(visit, run.content)
+        sent = inj.inject(planned.injection, record, visit, self.context, run.content)
+        message = Message(
+            kind=MessageKind.HOUSEHOLD,
+            household_id=visit.household_id,
+            enumerator_id=run.enumerator_id,
+            district_code=visit.village.district_code,
+            village_code=visit.village.code,
+            record=sent,
+            schema_version=1 if planned.injection is inj.Injection.OLD_SCHEMA else 2,
+            expected_errors=inj.EXPECTED_ERRORS[planned.injection],
+            expected_warnings=inj.EXPECTED_WARNINGS.get(planned.injection, ()),
+        )
+        rng = run.sends
+        if planned.duplicate:
+            later(_Resend(event.at + dt.timedelta(seconds=rng.uniform(10, 600)), message))
+        if planned.revision:
+            later(_Correction(self._office_hours(event.at, rng), run, message))
+        if planned.corrupt:
+            later(_Garbage(event.at + dt.timedelta(seconds=rng.uniform(1, 3600)), run, message))
+        return message
+
+    def _office_hours(self, after: dt.datetime, rng: random.Random) -> dt.datetime:
+        """One to three days after ``after``, 09:00-16:00 local time, before fieldwork ends.
+
+        A correction due after the end is sent at the end instead (or ten
+        minutes after the original, if that is later), so the run's wall time
+        stays the configured duration.
+        """
+        day = after.astimezone(self.zone).date() + dt.timedelta(days=between(rng, 1, 3))
+        opening = dt.datetime.combine(day, dt.time(9), self.zone)
+        wanted = opening + dt.timedelta(minutes=rng.uniform(0, 7 * 60))
+        return max(min(wanted, self.config.fieldwork_end), after + dt.timedelta(minutes=10))
+
+    def _revision(self, event: _Correction) -> Message:
+        original = event.original
+        assert original.record is not None  # noqa: S101 - corrections follow records only
+        record = revise(original.record, event.run.content, self.zone)
+        return replace(
+            original,
+            kind=MessageKind.REVISION,
+            record=record,
+            replaced_members=present_count(original.record),
+        )
+
+    def _garbage(self, event: _Garbage) -> Message:
+        rng = event.run.sends
+        kind = inj.choose_corruption(rng)
+        household = event.household.household_id
+        return Message(
+            kind=MessageKind.CORRUPT,
+            household_id=household,
+            enumerator_id=None,
+            district_code=None,
+            village_code=None,
+            payload=inj.corrupt_payload(kind, rng, self.schema_id, household),
+            expected_errors=(inj.DECODE_CODES[kind],),
+        )
