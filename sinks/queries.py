@@ -103,3 +103,53 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [json_safe(item) for item in value]
     return value
+
+
+def board_sql(database: str = DEFAULT_DATABASE, window_s: int = 60) -> dict[str, str]:
+    """The live board's questions beyond the progress views, one query each. Pure.
+
+    Freshness is ``written_at - received_at`` (Kafka's record timestamp), over the
+    rows written in the last ``window_s`` seconds: how long a finished interview
+    takes to become queryable, whatever the tablet's clock says.
+    """
+    check_names(database, None)
+    db = database
+    recent = f"written_at > now64(3) - INTERVAL {int(window_s)} SECOND"
+    return {
+        "totals": (
+            f"SELECT (SELECT count() FROM {db}.households FINAL) AS households,"  # noqa: S608
+            f" (SELECT count() FROM {db}.members_current) AS members,"
+            f" (SELECT count() FROM {db}.rejections FINAL) AS rejections"
+        ),
+        "rejections_by_reason": (
+            f"SELECT reason, count() AS messages FROM {db}.rejections FINAL"  # noqa: S608
+            " ARRAY JOIN arrayDistinct(reason_codes) AS reason"
+            " GROUP BY reason ORDER BY messages DESC"
+        ),
+        "recent": (
+            "SELECT uniqExact(enumerator_id) AS active_enumerators,"  # noqa: S608
+            " count() AS rows_written,"
+            " quantilesExact(0.5, 0.95)(dateDiff('millisecond', received_at, written_at))"
+            f" AS freshness_ms FROM {db}.households WHERE {recent} AND received_at IS NOT NULL"
+        ),
+    }
+
+
+def board_json(
+    client: Any, *, database: str = DEFAULT_DATABASE, window_s: int = 60
+) -> dict[str, Any]:
+    """Everything the live board shows, JSON-safe: progress by district, totals, reasons."""
+    queries = board_sql(database, window_s)
+    totals = next(client.query(queries["totals"]).named_results())
+    recent = next(client.query(queries["recent"]).named_results())
+    freshness = recent["freshness_ms"] if recent["rows_written"] else [None, None]
+    reasons = client.query(queries["rejections_by_reason"]).named_results()
+    return {
+        "districts": progress_json(client, "district", database=database),
+        "totals": {key: json_safe(value) for key, value in totals.items()},
+        "rejections_by_reason": {row["reason"]: row["messages"] for row in reasons},
+        "active_enumerators": recent["active_enumerators"],
+        "window_s": window_s,
+        "freshness_p50_ms": json_safe(freshness[0]),
+        "freshness_p95_ms": json_safe(freshness[1]),
+    }

@@ -77,7 +77,6 @@ CREATE TABLE IF NOT EXISTS ${db}.households${local} ${on_cluster}
     pbi_jkn Nullable(Bool) COMMENT 'At least one member with government-paid health insurance',
     warning_codes Array(LowCardinality(String)) COMMENT 'Codes of the validation warnings',
     app_version LowCardinality(String),
-    received_at Nullable(DateTime64(3, 'UTC')) COMMENT 'When Kafka received the submission (record timestamp)',
     processed_at Nullable(DateTime64(3, 'UTC')) COMMENT 'When the processor validated it',
     written_at DateTime64(3, 'UTC') COMMENT 'When the sink wrote this row',
     ingest_lag_ms Nullable(Int64) COMMENT 'finished_at to processed_at, milliseconds',

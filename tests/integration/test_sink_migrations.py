@@ -47,12 +47,12 @@ def test_an_interrupted_migration_is_finished_by_the_next_run(
 ) -> None:
     migrate(clickhouse_client, database=scratch_database)
     clickhouse_client.command(f"DROP VIEW {scratch_database}.progress_by_village")
-    last = load_migrations()[-1].name
+    last = next(m.name for m in load_migrations() if m.name.endswith("_views"))
     clickhouse_client.command(
         f"ALTER TABLE {scratch_database}.schema_migrations DELETE WHERE name = '{last}'"
         " SETTINGS mutations_sync = 1"
     )
-    assert migrate(clickhouse_client, database=scratch_database) == [last]
+    assert migrate(clickhouse_client, database=scratch_database) == [last]  # only the missing one
     assert "progress_by_village" in tables(clickhouse_client, scratch_database)
 
 
