@@ -118,7 +118,8 @@ def board_sql(database: str = DEFAULT_DATABASE, window_s: int = 60) -> dict[str,
     return {
         "totals": (
             f"SELECT (SELECT count() FROM {db}.households FINAL) AS households,"  # noqa: S608
-            f" (SELECT count() FROM {db}.members_current) AS members,"
+            f" (SELECT count() FROM {db}.members_current"
+            " WHERE presence IN ('LIVES_WITH_FAMILY', 'NEW_MEMBER')) AS members,"
             f" (SELECT count() FROM {db}.rejections FINAL) AS rejections"
         ),
         "rejections_by_reason": (

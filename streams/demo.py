@@ -1,59 +1,269 @@
-"""The main job, end to end on the embedded default: what ``make demo`` runs.
+"""The main job end to end on the embedded default: what ``make demo`` runs.
 
-Each step says what it did with real components, and a step whose part of the
-platform is not built yet says so instead of pretending. Processes the demo
-started are stopped at the end (or on Ctrl-C); data under the state directory
-is kept so it can be inspected afterwards.
+Kafka (the configured cluster, or the local broker from Maven Central), the
+topics, the Jember frame, then three child processes: the worker (which holds
+the embedded ClickHouse), the HTTP gateway and the simulator. The live board
+polls the worker until the simulator is done and the worker has caught up;
+the summary then compares ClickHouse with the simulator's ground truth.
+Ctrl-C stops every process the demo started; the data stays in the state
+directory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from schemas.errors import RegsosekError
-from sinks.clickhouse import client_from_dsn, describe
+from streams import board as live_board
 from streams import local_kafka
-from streams.kafka_admin import broker_api_version, metadata_answered
+from streams.kafka_admin import broker_api_version, group_lag, metadata_answered
 from streams.settings import Settings
+from streams.simulator.truth import GroundTruth
+from streams.simulator.verify import compare
+from streams.topics import (
+    SUBMISSIONS,
+    SUBMISSIONS_REJECTED,
+    SUBMISSIONS_VALID,
+    desired_topics,
+    ensure_topics,
+    named,
+    summary,
+)
 
-
-@dataclass
-class DemoReport:
-    """What ran for real and what is still missing, for the closing summary."""
-
-    done: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-
-#: Parts of the main job that later issues deliver, by the module that will hold them.
-PLANNED_PARTS = (
-    ("streams.simulator", "simulator of 4,000 Jember enumerators (issue #6)"),
-    ("streams.worker", "Faust worker: validate, dedup, enrich, sink to ClickHouse (#4, #5)"),
-    ("streams.board", "live progress board (#6)"),
+READY_TIMEOUT_S = 180.0
+EXAMPLE_QUERY = (
+    "SELECT district_name, enumerated, target, percent FROM regsosek.progress_by_district"
 )
 
 
-def run(settings: Settings, scale: float, console: Console | None = None) -> DemoReport:
-    """Bring up the stack, run every built stage, and report the rest honestly."""
+@dataclass
+class Child:
+    """A process the demo started, and where its output goes."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        if not self.alive():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@dataclass
+class DemoOptions:
+    """What ``regsosek demo`` was asked for."""
+
+    scale: float = 0.01
+    seed: int = 7
+    duration_s: float = 300.0
+    via: str = "sdk"
+
+
+@dataclass
+class Demo:
+    """One run: its settings, children and log directory."""
+
+    settings: Settings
+    options: DemoOptions
+    console: Console
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def run_dir(self) -> Path:
+        path = self.settings.state_dir.resolve() / "demo"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def truth_file(self) -> Path:
+        return self.run_dir / "ground-truth.json"
+
+    def env(self, bootstrap: str, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "REGSOSEK_KAFKA_BOOTSTRAP": bootstrap,
+            "REGSOSEK_STATE_DIR": str(self.settings.state_dir.resolve()),
+            **extra,
+        }
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
+        log = self.run_dir / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+
+
+def run(settings: Settings, options: DemoOptions, console: Console | None = None) -> int:
+    """Run the demo; the exit code is 0 when ClickHouse agrees with the ground truth."""
     out = console or Console()
-    report = DemoReport()
-    out.rule("[bold]Regsosek streaming ingestion — demo on the embedded default")
-    out.print(f"scale {scale}, state directory {settings.state_dir.resolve()}")
-    with _kafka(settings, out.print) as bootstrap:
-        report.done.append(f"Kafka answering at {bootstrap}")
-        _run_step(out, report, "ClickHouse", lambda: _clickhouse(settings))
-        for name, step in _optional_steps(settings):
-            _run_step(out, report, name, step)
-        for module, what in PLANNED_PARTS:
-            if importlib.util.find_spec(module) is None:
-                report.missing.append(what)
-    _summary(out, report, settings)
-    return report
+    demo = Demo(settings, options, out)
+    out.rule("[bold]Regsosek streaming ingestion — a month of Jember fieldwork")
+    out.print(
+        f"scale {options.scale}, seed {options.seed}, via {options.via}, "
+        f"state directory {settings.state_dir.resolve()}"
+    )
+    try:
+        with _kafka(settings, out.print) as bootstrap:
+            return _pipeline(demo, bootstrap)
+    except KeyboardInterrupt:
+        out.print("[yellow]Interrupted: stopping every process the demo started (data kept).")
+        return 130
+    finally:
+        demo.stop_all()
+
+
+def _pipeline(demo: Demo, bootstrap: str) -> int:
+    out, settings, options = demo.console, demo.settings, demo.options
+    reports = ensure_topics(bootstrap, desired_topics(settings))
+    out.print(f"[green]✓[/] topics: {summary(reports)}")
+    sim_args = ["simulate", "--scale", str(options.scale), "--seed", str(options.seed)]
+    frame = demo.spawn("frame", [*sim_args, "--frame-only"], demo.env(bootstrap))
+    if frame.proc.wait(timeout=300) != 0:
+        out.print(f"[red]writing the frame failed; see {frame.log}")
+        return 1
+    out.print(f"[green]✓[/] frame written to {settings.frame_directory.resolve()}")
+    worker = demo.spawn("worker", ["worker"], demo.env(bootstrap))
+    _wait_http(worker, settings.web_port, "/healthz", out)
+    tokens = settings.frame_directory.resolve() / "tokens.json"
+    gateway = demo.spawn(
+        "gateway", ["gateway"], demo.env(bootstrap, REGSOSEK_GATEWAY_TOKENS_FILE=str(tokens))
+    )
+    _wait_http(gateway, settings.gateway_port, "/healthz", out)
+    out.print(
+        f"[green]✓[/] worker: http://127.0.0.1:{settings.web_port}/metrics, /progress, /board; "
+        f"gateway: http://127.0.0.1:{settings.gateway_port}/v1/submissions"
+    )
+    simulator = demo.spawn(
+        "simulate",
+        [
+            *sim_args,
+            "--duration",
+            str(options.duration_s),
+            "--via",
+            options.via,
+            "--gateway-url",
+            f"http://127.0.0.1:{settings.gateway_port}",
+            "--truth-file",
+            str(demo.truth_file),
+            "--no-progress",
+        ],
+        demo.env(bootstrap),
+    )
+    board = _watch(demo, bootstrap, simulator, worker)
+    if simulator.proc.returncode != 0:
+        out.print(
+            f"[red]the simulator failed (exit {simulator.proc.returncode}); see {simulator.log}"
+        )
+        return 1
+    return _summary(demo, board)
+
+
+def _wait_http(child: Child, port: int, path: str, out: Console) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise SystemExit(f"{child.name} exited early; see {child.log}")
+        with contextlib.suppress(OSError):
+            import urllib.request  # noqa: PLC0415
+
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"{child.name} did not answer on :{port} in time; see {child.log}")
+
+
+def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[str, Any] | None:
+    """The live board, until the simulator is done and the worker has caught up."""
+    settings = demo.settings
+    topics = [
+        named(t, settings.topic_prefix)
+        for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+    ]
+    group = f"{settings.topic_prefix}-worker"
+    rate = live_board.Rate()
+    last: dict[str, Any] | None = None
+    with Live(console=demo.console, refresh_per_second=2, transient=False) as live:
+        while True:
+            board = live_board.fetch_board(settings.web_port)
+            last = board or last
+            processed = ((board or {}).get("worker") or {}).get("processed", 0)
+            events = rate.add(processed)
+            status = "simulating…" if simulator.alive() else "simulator done; worker catching up…"
+            live.update(live_board.render(last, events, status))
+            if not worker.alive():
+                raise SystemExit(f"the worker stopped; see {worker.log}")
+            if not simulator.alive() and group_lag(bootstrap, group, topics) == 0:
+                time.sleep(1.5)  # the last sink batch's rows become visible
+                last = live_board.fetch_board(settings.web_port) or last
+                live.update(live_board.render(last, 0.0, "done"))
+                return last
+            time.sleep(1.0)
+
+
+def _summary(demo: Demo, board: dict[str, Any] | None) -> int:
+    """ClickHouse against the ground truth, line by line."""
+    out, settings = demo.console, demo.settings
+    truth = GroundTruth.read(demo.truth_file)
+    table = Table(title="Summary: ClickHouse against the simulator's ground truth")
+    for column in ("what", "ground truth", "ClickHouse", ""):
+        table.add_column(column, justify="right" if column else "left")
+    checks = compare(truth, board or {})
+    for check in checks:
+        actual = f"{check.actual:,}" if check.actual is not None else "-"
+        table.add_row(
+            check.label, f"{check.expected:,}", actual, "[green]✓" if check.ok else "[red]✗"
+        )
+    agree = all(check.ok for check in checks)
+    out.print(table)
+    out.print(
+        f"Messages sent: {truth.messages_sent:,} (duplicates {truth.duplicates_sent:,}, "
+        f"revisions {truth.revisions_sent:,}, corrupt {truth.corrupt_sent:,}, "
+        f"old app {truth.old_schema_sent:,}); truth file {demo.truth_file}"
+    )
+    chdb = settings.clickhouse_dsn.get_secret_value()
+    out.print(
+        f"Data kept: {chdb} and Kafka logs under {settings.state_dir.resolve()}. Query it "
+        f"(the worker has stopped): .venv/bin/regsosek db query '{EXAMPLE_QUERY}'"
+    )
+    out.print(
+        "[bold green]ClickHouse equals the ground truth."
+        if agree
+        else "[bold red]ClickHouse differs from the ground truth (see ✗ rows)."
+    )
+    return 0 if agree else 1
 
 
 @contextlib.contextmanager
@@ -74,51 +284,3 @@ def _kafka(settings: Settings, echo: Callable[[str], None]) -> Iterator[str]:
     finally:
         local_kafka.stop(spec)
         echo("Stopped the Kafka broker the demo started (data kept).")
-
-
-def _clickhouse(settings: Settings) -> str:
-    dsn = settings.clickhouse_dsn.get_secret_value()
-    client = client_from_dsn(dsn)
-    try:
-        client.query("SELECT 1")
-        return describe(client, dsn)
-    finally:
-        client.close()
-
-
-def _optional_steps(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
-    """Steps whose code may already exist; each returns a one-line result."""
-    steps: list[tuple[str, Callable[[], str]]] = []
-    if importlib.util.find_spec("streams.topics") is not None:
-
-        def topics() -> str:
-            from streams.topics import desired_topics, ensure_topics, summary  # noqa: PLC0415
-
-            return summary(ensure_topics(settings.kafka_bootstrap, desired_topics(settings)))
-
-        steps.append(("Topics", topics))
-    return steps
-
-
-def _run_step(out: Console, report: DemoReport, name: str, step: Callable[[], str]) -> None:
-    try:
-        result = step()
-    except RegsosekError as exc:
-        out.print(f"[red]✗ {name}: {exc}")
-        raise
-    out.print(f"[green]✓ {name}: {result}")
-    report.done.append(f"{name}: {result}")
-
-
-def _summary(out: Console, report: DemoReport, settings: Settings) -> None:
-    out.rule("summary")
-    for line in report.done:
-        out.print(f"[green]✓[/] {line}")
-    for line in report.missing:
-        out.print(f"[yellow]… not built yet:[/] {line}")
-    if report.missing:
-        out.print(
-            "[yellow]The demo ran every stage that exists; the stages above are open issues,"
-            " so no households were simulated or counted in this run."
-        )
-    out.print(f"Data kept under {settings.state_dir.resolve()}")

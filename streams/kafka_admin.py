@@ -7,9 +7,10 @@ accepts connections well before it has elected itself controller.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
@@ -60,4 +61,30 @@ def broker_api_version(bootstrap: str, timeout_s: float = 5.0) -> str | None:
     except (KafkaError, OSError):
         return None
     finally:
+        admin.close()
+
+
+def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Messages on ``topics`` not yet committed by consumer ``group``; -1 while unknown.
+
+    "Unknown" covers a group that has not joined yet and a coordinator a fresh
+    broker has not elected: callers waiting for "caught up" must keep waiting.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="regsosek-admin")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="regsosek-admin")
+    try:
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
+        except KafkaError:
+            return -1
+        lag = 0
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            for tp, end in consumer.end_offsets(tps).items():
+                done = committed.get(tp)
+                lag += end - (done.offset if done is not None and done.offset >= 0 else 0)
+        return lag
+    finally:
+        consumer.close()
         admin.close()

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka import KafkaConsumer, TopicPartition
 
+from streams.kafka_admin import group_lag
 from streams.topics import SUBMISSIONS, SUBMISSIONS_REJECTED, SUBMISSIONS_VALID, named
 from tests.backends import free_port
 
@@ -135,28 +135,6 @@ class WorkerProcess:
                 return
             time.sleep(1.0)
         raise AssertionError(f"worker still busy after {timeout_s}s")
-
-
-def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Messages not yet committed by ``group`` on ``topics``; -1 while the group is unknown."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        try:
-            committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
-        except KafkaError:  # coordinator not there yet: a fresh broker creates it lazily
-            return -1
-        lag = 0
-        for topic in topics:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in partitions]
-            for tp, end in consumer.end_offsets(tps).items():
-                done = committed.get(tp)
-                lag += end - (done.offset if done is not None and done.offset >= 0 else 0)
-        return lag
-    finally:
-        consumer.close()
-        admin.close()
 
 
 def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:

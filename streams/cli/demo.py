@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from streams import demo
@@ -18,7 +20,25 @@ from streams.settings import Settings
     show_envvar=True,
     help="Fraction of Jember's ~800,000 households to simulate.",
 )
+@click.option("--seed", type=int, default=7, show_default=True, envvar="REGSOSEK_DEMO_SEED")
+@click.option(
+    "--duration",
+    type=float,
+    default=300.0,
+    show_default=True,
+    envvar="REGSOSEK_DEMO_DURATION",
+    help="Wall seconds the fieldwork month is compressed into.",
+)
+@click.option(
+    "--via",
+    type=click.Choice(["sdk", "http"]),
+    default="sdk",
+    show_default=True,
+    envvar="REGSOSEK_DEMO_VIA",
+    help="How the simulated tablets publish: the Python SDK or the HTTP gateway.",
+)
 @click.pass_obj
-def command(settings: Settings, scale: float) -> None:
-    """Start Kafka and the embedded ClickHouse, run the pipeline, and summarise."""
-    demo.run(settings, scale)
+def command(settings: Settings, scale: float, seed: int, duration: float, via: str) -> None:
+    """Kafka, worker, gateway and simulator with a live board; compares with the ground truth."""
+    options = demo.DemoOptions(scale=scale, seed=seed, duration_s=duration, via=via)
+    sys.exit(demo.run(settings, options))
