@@ -7,9 +7,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SCALE  ?= 0.01
+DURATION ?= 300
+VIA    ?= sdk
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help setup kafka-jars lint typecheck test test-unit test-integration demo clean
+.PHONY: help setup kafka-jars lint typecheck test test-unit test-integration demo bench bench-micro clean
 
 help: ## Show this help.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,8 +41,14 @@ test: setup lint typecheck ## Set up, lint, type-check and run every test (unit,
 test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-demo: setup ## The main job end to end on the embedded default (SCALE=0.01 for a quick look).
-	$(BIN)/regsosek demo --scale $(SCALE)
+demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURATION=30: quick look).
+	$(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA)
+
+bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-micro: $(STAMP) ## Micro-benchmarks (pytest-benchmark): decode, rules, enrichment, row building.
+	$(BIN)/pytest tests/unit/test_bench_micro.py --benchmark-only $(PYTEST_ARGS)
 
 clean: ## Stop the local broker; keep data. Remove the venv with `rm -rf .venv`.
 	-$(BIN)/regsosek kafka stop
