@@ -12,7 +12,7 @@ from streams.settings import Settings
 def command(settings: Settings) -> None:
     """Validate, deduplicate and enrich submissions, and write them to ClickHouse.
 
-    Runs until SIGINT/SIGTERM. Serves /healthz, /readyz, /progress and /stats on
+    Runs until SIGINT/SIGTERM. Serves /healthz, /readyz, /metrics, /progress, /board and /stats on
     REGSOSEK_WEB_HOST:REGSOSEK_WEB_PORT.
     """
     import faust  # noqa: PLC0415 - heavy import, only for this command

@@ -16,6 +16,12 @@ second producer implementation would be a second place for those rules to drift.
 
 The access log never contains the Authorization header (aiohttp's default
 format logs the request line, status, size, referrer and user agent only).
+
+Metrics go through a :class:`GatewayObserver` (requests by route and status
+class, latency, accepted and refused submissions, Kafka publish failures);
+``regsosek gateway`` plugs in the Prometheus one from ``monitoring`` and serves
+it at ``GET /metrics``. Without an observer there is no ``/metrics`` route and
+the hooks cost nothing.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from aiohttp import hdrs, web
 
@@ -88,16 +95,44 @@ class GatewayConfig:
         )
 
 
+class GatewayObserver(Protocol):
+    """Hooks the gateway calls; each must be cheap and never raise."""
+
+    def on_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request; ``route`` is the route pattern, never the raw path."""
+        ...
+
+    def on_submissions(self, statuses: Sequence[int]) -> None:
+        """The answer for each submission: 202 accepted, 503 not acknowledged, else refused."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The metrics page: body and content type."""
+        ...
+
+
+#: The route label of requests no route matched (any path: never a label value).
+UNMATCHED = "unmatched"
+#: Methods kept as label values; anything else is counted as OTHER.
+METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 CONFIG = web.AppKey("config", GatewayConfig)
 TOKENS = web.AppKey("tokens", TokenStore)
 SERVICE = web.AppKey("service", SubmissionService)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+OBSERVER = web.AppKey("observer", GatewayObserver)
 
 
-def create_app(config: GatewayConfig, tokens: TokenStore, publisher: Publisher) -> web.Application:
+def create_app(
+    config: GatewayConfig,
+    tokens: TokenStore,
+    publisher: Publisher,
+    observer: GatewayObserver | None = None,
+) -> web.Application:
     """The application; it owns ``publisher`` and closes it on shutdown."""
+    middlewares = [_problems] if observer is None else [_observed, _problems]
     app = web.Application(
-        middlewares=[_problems], client_max_size=config.max_body_bytes, logger=log
+        middlewares=middlewares, client_max_size=config.max_body_bytes, logger=log
     )
     app[CONFIG] = config
     app[TOKENS] = tokens
@@ -110,6 +145,9 @@ def create_app(config: GatewayConfig, tokens: TokenStore, publisher: Publisher) 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.yaml", openapi)
+    if observer is not None:
+        app[OBSERVER] = observer
+        app.router.add_get("/metrics", metrics)
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close)
     return app
@@ -127,7 +165,10 @@ def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> w
         topic=named(SUBMISSIONS, settings.topic_prefix),
         options=options,
     )
-    return create_app(config, tokens or token_store_from_settings(settings), publisher)
+    from monitoring.gateway import PrometheusGatewayObserver  # noqa: PLC0415 - wiring only
+
+    tokens = tokens or token_store_from_settings(settings)
+    return create_app(config, tokens, publisher, PrometheusGatewayObserver.create())
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -135,20 +176,30 @@ def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> w
 
 async def post_submission(request: web.Request) -> web.Response:
     """One household submission -> 202 with its Kafka position, once acknowledged."""
-    caller = _caller(request)
-    document = await _read_json(request)
-    service = request.app[SERVICE]
-    receipt = await _in_thread(request, service.submit, caller, document)
+    try:
+        caller = _caller(request)
+        document = await _read_json(request)
+        service = request.app[SERVICE]
+        receipt = await _in_thread(request, service.submit, caller, document)
+    except Problem as problem:
+        _submissions(request, [problem.status])
+        raise
+    _submissions(request, [202])
     return web.json_response(receipt_body(receipt), status=202)
 
 
 async def post_batch(request: web.Request) -> web.Response:
     """Many submissions (an offline backlog) -> 202 all accepted, 207 mixed, 503 Kafka."""
-    caller = _caller(request)
-    document = await _read_json(request)
-    items = batch_items(document, request.app[CONFIG].max_batch_items)
+    try:
+        caller = _caller(request)
+        document = await _read_json(request)
+        items = batch_items(document, request.app[CONFIG].max_batch_items)
+    except Problem as problem:  # the whole batch refused: counted as one refusal
+        _submissions(request, [problem.status])
+        raise
     service = request.app[SERVICE]
     results = await _in_thread(request, service.submit_batch, caller, items)
+    _submissions(request, [result.status for result in results])
     status = batch_status(results)
     headers = service.retry_after if status == 503 else None
     return web.json_response(batch_body(results), status=status, headers=headers)
@@ -168,6 +219,12 @@ async def readyz(request: web.Request) -> web.Response:
     body = error_body("Kafka is unreachable; submissions would be refused with 503")
     headers = {"Retry-After": str(config.retry_after_s)}
     return web.json_response(body | {"status": "not ready"}, status=503, headers=headers)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of the gateway's metrics (only with an observer)."""
+    body, content_type = request.app[OBSERVER].exposition()
+    return web.Response(body=body, headers={hdrs.CONTENT_TYPE: content_type})
 
 
 async def openapi(_request: web.Request) -> web.Response:
@@ -214,6 +271,38 @@ async def _in_thread(
     """Run blocking Kafka work in the gateway's pool, keeping the event loop free."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(request.app[EXECUTOR], lambda: work(*args, **kwargs))
+
+
+def _submissions(request: web.Request, statuses: Sequence[int]) -> None:
+    observer = request.app.get(OBSERVER)
+    if observer is not None:
+        observer.on_submissions(statuses)
+
+
+def route_label(request: web.Request) -> str:
+    """The matched route's pattern, so a scanner's random paths never become series."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
+
+
+@web.middleware
+async def _observed(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Time every request and report its route, method and final status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # redirects and the like pass through _problems
+        status = exc.status
+        raise
+    finally:
+        method = request.method if request.method in METHODS else "OTHER"
+        seconds = time.perf_counter() - started
+        request.app[OBSERVER].on_request(route_label(request), method, status, seconds)
 
 
 @web.middleware

@@ -3,16 +3,59 @@
 Agents call the observer; they never touch Prometheus. The default
 :class:`WorkerStats` keeps the counters health and readiness need (and that
 tests read); the Prometheus observer in ``monitoring`` implements the same
-protocol with an injected registry.
+protocol with an injected registry, and :class:`Fanout` feeds both.
+
+:func:`freshness` is here, not in ``monitoring``, because it reads the sink's
+row blocks: it turns one insert into the ages of its household rows, so an
+observer only sees plain numbers.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from processors.pipeline import BatchResult
+from sinks.rows import Block
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How old the household rows of one insert were when ClickHouse took them, in seconds.
+
+    ``since_finished`` starts at the interview's end on the tablet's clock (offline
+    days included: the field's delay); ``since_received`` starts at the Kafka
+    record timestamp of the submission (the platform's own delay). Negative ages
+    from tablet clocks running ahead count as 0.
+    """
+
+    since_finished: list[float]
+    since_received: list[float]
+
+
+def freshness(block: Block, written_at: datetime) -> Freshness | None:
+    """Ages of a ``households`` block's rows at ``written_at``; None for any other table."""
+    if block.table != "households" or not block.rows:
+        return None
+    return Freshness(
+        _ages(block, "finished_at", written_at), _ages(block, "received_at", written_at)
+    )
+
+
+def _ages(block: Block, column: str, written_at: datetime) -> list[float]:
+    if column not in block.columns:
+        return []
+    index = block.columns.index(column)
+    ages: list[float] = []
+    for row in block.rows:
+        value = row[index]
+        if isinstance(value, datetime):
+            when = value if value.tzinfo else value.replace(tzinfo=UTC)
+            ages.append(max((written_at - when).total_seconds(), 0.0))
+    return ages
 
 
 class WorkerObserver(Protocol):
@@ -25,6 +68,10 @@ class WorkerObserver(Protocol):
     def on_sink_failure(self, table: str, error: str) -> None: ...
 
     def on_sink_recovered(self, table: str) -> None: ...
+
+    def on_consumed(self, topic: str, messages: int) -> None: ...
+
+    def on_written(self, freshness: Freshness) -> None: ...
 
 
 @dataclass
@@ -65,6 +112,14 @@ class WorkerStats:
     def on_sink_recovered(self, table: str) -> None:
         self.sink_failing.pop(table, None)
 
+    def on_consumed(self, topic: str, messages: int) -> None:
+        """Not kept here: /stats counts decisions, Prometheus counts messages."""
+        del topic, messages
+
+    def on_written(self, freshness: Freshness) -> None:
+        """Not kept here: latency lives in the Prometheus histograms."""
+        del freshness
+
 
 class Fanout:
     """Several observers behind one (the stats and the Prometheus metrics)."""
@@ -87,3 +142,20 @@ class Fanout:
     def on_sink_recovered(self, table: str) -> None:
         for observer in self._observers:
             observer.on_sink_recovered(table)
+
+    def on_consumed(self, topic: str, messages: int) -> None:
+        for observer in self._observers:
+            observer.on_consumed(topic, messages)
+
+    def on_written(self, freshness: Freshness) -> None:
+        for observer in self._observers:
+            observer.on_written(freshness)
+
+
+def consumed_topics(events: Sequence[Any]) -> dict[str, int]:
+    """Messages per topic in one ``take_events`` batch."""
+    counts: dict[str, int] = {}
+    for event in events:
+        topic = event.message.topic
+        counts[topic] = counts.get(topic, 0) + 1
+    return counts

@@ -3,16 +3,24 @@
 Everything that can fail for a reason an operator can fix (ClickHouse not
 reachable, a malformed frame file) fails here, before Faust starts, with one
 clear error, instead of inside an agent.
+
+Monitoring is always on: the agents report to a :class:`Fanout` of the
+in-process stats (health pages, tests) and the Prometheus observer from
+``monitoring``, whose registry Faust serves at ``/metrics``. The sink's writer
+is an :class:`ObservedWriter`, which reports each household row's age once
+ClickHouse has taken it (end-to-end latency), without the sink knowing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from monitoring.worker import WorkerMonitoring, WorkerTopics, frame_districts, instrument_worker
 from processors.frame import Frame, load_frame
 from processors.pipeline import Pipeline
 from processors.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
@@ -22,14 +30,26 @@ from schemas.registry import registry_from_url
 from schemas.serde import AvroDeserializer, AvroSerializer
 from sinks.clickhouse import client_from_dsn, describe
 from sinks.migrations import migrate
-from sinks.rows import reference_blocks
-from sinks.writer import ClickHouseWriter, RetryPolicy
+from sinks.rows import Block, reference_blocks
+from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
+from streams import topics as names
 from streams.settings import Settings
+from streams.topics import desired_topics, ensure_topics
 from streams.worker import web
 from streams.worker.app import WorkerApp, build_app
-from streams.worker.observer import Fanout, WorkerObserver, WorkerStats
+from streams.worker.board_page import install_board
+from streams.worker.observer import (
+    Fanout,
+    WorkerObserver,
+    WorkerStats,
+    consumed_topics,
+    freshness,
+)
 from streams.worker.processing import ProcessingStage
 from streams.worker.sinking import SinkStage
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +63,7 @@ class Worker:
     client: Any
     processing: ProcessingStage
     sink: SinkStage
+    monitoring: WorkerMonitoring
 
     @property
     def app(self) -> Any:
@@ -63,8 +84,59 @@ def rule_context(
     )
 
 
-def create_worker(settings: Settings, extra_observer: WorkerObserver | None = None) -> Worker:
-    """Build every part of the worker; raises RegsosekError subclasses on setup problems."""
+class ObservedWriter(ClickHouseWriter):
+    """The sink's writer, telling the observer how old each household row was when written.
+
+    Runs in the sink's ClickHouse thread, so the per-row latency observations
+    stay out of the event loop.
+    """
+
+    def __init__(self, *args: Any, observer: WorkerObserver, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._observer = observer
+
+    def write(self, blocks: Sequence[Block], token: str) -> WriteResult:
+        result = super().write(blocks, token)
+        written_at = datetime.now(UTC)
+        for block in blocks:
+            ages = freshness(block, written_at)
+            if ages is not None:
+                self._observer.on_written(ages)
+        return result
+
+
+def clickhouse_writable(client: Any) -> None:
+    """Readiness probe: ClickHouse answers and lets this user write (``readonly`` = 0).
+
+    Whether inserts really go in is the sinks' news: a sink holding a refused
+    batch makes ``/readyz`` fail on its own.
+    """
+    readonly = client.query("SELECT getSetting('readonly')").result_rows[0][0]
+    if int(readonly):
+        raise PermissionError(f"the ClickHouse user is read-only (readonly={readonly})")
+
+
+def worker_topics(settings: Settings) -> WorkerTopics:
+    """The group and topics of this worker (as ``build_app`` names them)."""
+    prefix = settings.topic_prefix
+    return WorkerTopics(
+        group=f"{prefix}-worker",
+        submissions=names.named(names.SUBMISSIONS, prefix),
+        valid=names.named(names.SUBMISSIONS_VALID, prefix),
+        rejected=names.named(names.SUBMISSIONS_REJECTED, prefix),
+    )
+
+
+def create_worker(
+    settings: Settings,
+    extra_observer: WorkerObserver | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+) -> Worker:
+    """Build every part of the worker; raises RegsosekError subclasses on setup problems.
+
+    ``registry`` receives the worker's metrics (a fresh one when not given).
+    """
     regions = load_regions(settings.regions_file or DEFAULT_REGIONS_FILE)
     frame = load_frame(settings.frame_directory)
     if frame.empty:
@@ -76,31 +148,43 @@ def create_worker(settings: Settings, extra_observer: WorkerObserver | None = No
     database = settings.clickhouse_database
     applied = migrate(client, database=database, cluster=settings.clickhouse_cluster)
     log.info("ClickHouse: %s; migrations applied: %s", describe(client, dsn), applied or "none")
-    writer = ClickHouseWriter(
+    # Topics must exist before the group joins: Faust notices topics created later only at
+    # its next metadata refresh, minutes after the first submissions arrived.
+    ensure_topics(settings.kafka_bootstrap, desired_topics(settings))
+    wapp = build_app(settings)
+    stats = WorkerStats()
+    monitoring = instrument_worker(
+        wapp.app,
+        worker_topics(settings),
+        bootstrap=settings.kafka_bootstrap,
+        districts=frame_districts(frame, regions),
+        registry=registry,
+    )
+    observers: list[WorkerObserver] = [stats, monitoring.observer]
+    observer = Fanout(*observers, *([extra_observer] if extra_observer else []))
+    writer = ObservedWriter(
         client,
         database,
         retry=RetryPolicy(max_elapsed_s=settings.sink_retry_max_seconds),
         distributed=settings.clickhouse_cluster is not None,
+        observer=observer,
     )
     writer.write(
         reference_blocks(regions, frame), token=f"reference:{datetime.now(UTC):%Y%m%d%H%M%S}"
     )
 
     url = settings.schema_registry_url
-    registry = registry_from_url(url.get_secret_value() if url else None)
-    stats = WorkerStats()
-    observer: WorkerObserver = Fanout(stats, extra_observer) if extra_observer else stats
-    wapp = build_app(settings)
+    schemas = registry_from_url(url.get_secret_value() if url else None)
     niks = InMemoryNikIndex()
     context = rule_context(settings, regions, frame, niks)
-    submissions = AvroDeserializer(registry, "HouseholdSubmission")
+    submissions = AvroDeserializer(schemas, "HouseholdSubmission")
     processing = ProcessingStage(
         pipeline=Pipeline(decode=submissions.decode_with_id, context=context),
         table=wapp.dedup,
         valid_topic=wapp.valid,
         rejected_topic=wapp.rejected,
-        encode_valid=_encoder(registry, "ValidatedSubmission"),
-        encode_rejected=_encoder(registry, "Rejection"),
+        encode_valid=_encoder(schemas, "ValidatedSubmission"),
+        encode_rejected=_encoder(schemas, "Rejection"),
         observer=observer,
         nik_index=niks,
     )
@@ -108,23 +192,24 @@ def create_worker(settings: Settings, extra_observer: WorkerObserver | None = No
     sink = SinkStage(
         writer=writer,
         executor=executor,
-        decode_valid=AvroDeserializer(registry, "ValidatedSubmission").decode,
-        decode_rejection=AvroDeserializer(registry, "Rejection").decode,
+        decode_valid=AvroDeserializer(schemas, "ValidatedSubmission").decode,
+        decode_rejection=AvroDeserializer(schemas, "Rejection").decode,
         nik_key=settings.nik_hmac_key.get_secret_value().encode(),
         observer=observer,
         regions=regions,
         should_stop=lambda: bool(wapp.app.should_stop),
     )
-    _attach_agents(wapp, settings, processing, sink)
+    _attach_agents(wapp, settings, processing, sink, observer)
     web.install(
         wapp.app,
         stats=stats,
         client=client,
         executor=executor,
         bootstrap=settings.kafka_bootstrap,
-        ping=lambda: client.query("SELECT 1"),
+        ping=lambda: clickhouse_writable(client),
     )
-    return Worker(wapp, stats, client, processing, sink)
+    install_board(wapp.app, stats=stats, client=client, executor=executor, database=database)
+    return Worker(wapp, stats, client, processing, sink, monitoring)
 
 
 def _encoder(registry: Any, name: str) -> Any:
@@ -137,26 +222,37 @@ def _encoder(registry: Any, name: str) -> Any:
 
 
 def _attach_agents(
-    wapp: WorkerApp, settings: Settings, processing: ProcessingStage, sink: SinkStage
+    wapp: WorkerApp,
+    settings: Settings,
+    processing: ProcessingStage,
+    sink: SinkStage,
+    observer: WorkerObserver,
 ) -> None:
     app = wapp.app
+
+    def consumed(events: Sequence[Any]) -> None:
+        for topic, count in consumed_topics(events).items():
+            observer.on_consumed(topic, count)
 
     async def process(stream: Any) -> None:
         async for events in stream.take_events(
             settings.process_batch, within=settings.process_batch_seconds
         ):
+            consumed(events)
             await processing.handle(events)
 
     async def sink_valid(stream: Any) -> None:
         async for events in stream.take_events(
             settings.sink_batch_rows, within=settings.sink_batch_seconds
         ):
+            consumed(events)
             await sink.handle_valid(events)
 
     async def sink_rejected(stream: Any) -> None:
         async for events in stream.take_events(
             settings.sink_batch_rows, within=settings.sink_batch_seconds
         ):
+            consumed(events)
             await sink.handle_rejected(events)
 
     # concurrency 1 per agent: faust-streaming can commit past unprocessed messages otherwise

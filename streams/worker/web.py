@@ -1,7 +1,15 @@
 """The worker's HTTP endpoints on Faust's web server: health, readiness, progress.
 
 In embedded mode only this process can open the chdb engine, so ``/progress``
-is how the CLI and the board read progress while the worker runs.
+is how the CLI and the board read progress while the worker runs. ``/metrics``
+is served beside these by Faust's Prometheus sensor (``monitoring.worker``).
+
+Liveness (``/healthz``) only proves the event loop answers: an orchestrator
+restarts a worker that fails it. Readiness (``/readyz``) is the pipeline's
+health: the broker answers metadata, ClickHouse answers the ``ping`` the
+runtime hands in (writable: not a read-only user) and no sink is holding a
+batch ClickHouse refused. A worker that is not ready keeps running and
+recovers by itself; docs/monitoring.md says what to check.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ def install(
         return view.json({"status": "alive", "processed": stats.processed})
 
     async def readyz(view: Any, request: Any) -> Any:
-        """Readiness: the broker answers metadata and ClickHouse takes a query."""
+        """Readiness: the broker answers metadata and ClickHouse is reachable and writable."""
         del request
         loop = asyncio.get_running_loop()
         broker = await asyncio.to_thread(metadata_answered, bootstrap, 3.0)
