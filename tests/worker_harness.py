@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from streams.kafka_admin import group_lag
 from streams.topics import SUBMISSIONS, SUBMISSIONS_REJECTED, SUBMISSIONS_VALID, named
 from tests.backends import free_port
@@ -135,26 +133,6 @@ class WorkerProcess:
                 return
             time.sleep(1.0)
         raise AssertionError(f"worker still busy after {timeout_s}s")
-
-
-def read_all(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
-    """Every record on ``topic`` now, from the beginning of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"{topic} not read back in time"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 @contextmanager

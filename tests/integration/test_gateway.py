@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas.catalog import load_schema
 from schemas.jsonform import to_json
@@ -31,6 +30,7 @@ from streams.sdk import ProducerOptions, SubmissionPublisher
 from streams.topics import TopicSpec, ensure_topics
 from tests.backends import KafkaBackend, free_port
 from tests.builders import household_submission
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -97,29 +97,6 @@ class RunningGateway:
 def submission(**overrides: Any) -> dict[str, Any]:
     """A valid submission of enumerator 0412 in natural JSON, as a field app sends it."""
     return to_json(load_schema("HouseholdSubmission"), household_submission(**overrides))
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
-    """Every record on ``topic`` right now, from the start of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.2)
-            partitions = consumer.partitions_for_topic(topic)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions or [])]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
-        records: list[Any] = []
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            assert time.monotonic() < deadline, "topic not read back in time"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def start_gateway(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> RunningGateway:

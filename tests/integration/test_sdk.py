@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from fastavro import parse_schema, schemaless_reader
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas.catalog import SUBJECTS
 from schemas.errors import SchemaValidationError
@@ -31,33 +30,11 @@ from streams.sdk import (
 from streams.topics import TopicSpec, TopicState, ensure_topics
 from tests.backends import KafkaBackend, free_port
 from tests.builders import enumerator_event, household_submission
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 3
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[Any]:
-    """Every record on ``topic`` right now, from the start of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.2)
-            partitions = consumer.partitions_for_topic(topic)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions or [])]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
-        records: list[Any] = []
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            assert time.monotonic() < deadline, "topic not read back in time"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from kafka import KafkaConsumer, TopicPartition
 
 from processors.rules.system import DECODE_CODES
 from schemas.catalog import subject_for
@@ -34,6 +32,7 @@ from streams.simulator.launch import Prepared, RunOptions, prepare, simulate
 from streams.simulator.truth import GroundTruth
 from streams.topics import SUBMISSIONS, named
 from tests.backends import KafkaBackend, free_port
+from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -45,26 +44,6 @@ CONFIG = SimulationConfig(
         nik=0.02, area=0.02, age=0.02, duplicate=0.05, revision=0.05, corrupt=0.03, old_schema=0.05
     ),
 )
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
-    """Every record on ``topic`` right now, from the start of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions = consumer.partitions_for_topic(topic)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions or [])]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        end = consumer.end_offsets(assigned)
-        records: list[Any] = []
-        while any(consumer.position(tp) < end[tp] for tp in assigned):
-            assert time.monotonic() < deadline, "topic not read back in time"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 @pytest.fixture

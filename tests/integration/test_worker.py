@@ -33,7 +33,8 @@ from streams.topics import (
 )
 from tests import builders as b
 from tests.backends import KafkaBackend
-from tests.worker_harness import FAULT_ENTRY, WorkerProcess, read_all, running
+from tests.topics import read_topic
+from tests.worker_harness import FAULT_ENTRY, WorkerProcess, running
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +140,7 @@ def test_mixed_batch_gives_exact_valid_and_rejected_topics(
     assert stats["dropped"] == {"duplicate": 1}
 
     valid = _decoded(
-        read_all(kafka.bootstrap, topics[SUBMISSIONS_VALID]), registry, "ValidatedSubmission"
+        read_topic(kafka.bootstrap, topics[SUBMISSIONS_VALID]), registry, "ValidatedSubmission"
     )
     seen = sorted(
         (
@@ -157,7 +158,7 @@ def test_mixed_batch_gives_exact_valid_and_rejected_topics(
         ("3509010001-0003-0006-01", 1, ("REGION_VILLAGE_UNVERIFIED",)),
     ]
     rejected = _decoded(
-        read_all(kafka.bootstrap, topics[SUBMISSIONS_REJECTED]), registry, "Rejection"
+        read_topic(kafka.bootstrap, topics[SUBMISSIONS_REJECTED]), registry, "Rejection"
     )
     reasons = sorted(
         (r["household_id"] or "", tuple(sorted({x["code"] for x in r["reasons"]})))
@@ -264,7 +265,7 @@ def test_sigkill_twice_mid_stream_loses_nothing_and_counts_once(
     assert worker.starts == 3
 
     valid = _decoded(
-        read_all(kafka.bootstrap, topics[SUBMISSIONS_VALID]), registry, "ValidatedSubmission"
+        read_topic(kafka.bootstrap, topics[SUBMISSIONS_VALID]), registry, "ValidatedSubmission"
     )
     forwarded = {(v["submission"]["household_id"], v["submission"]["revision"]) for v in valid}
     expected = {(h, r) for h, r in latest.items()} | {(h, 1) for h in latest}
