@@ -1,0 +1,337 @@
+"""The benchmark's local real stack: its own broker, producers, workers, /proc readings.
+
+The broker is the project's local Apache Kafka (``streams.local_kafka``) on
+free ports in a temporary state directory, stopped at the end. Workers are
+``regsosek worker`` child processes (``tests.worker_harness.WorkerProcess``,
+through :mod:`benchmarks.worker_entry`), each with its own embedded
+ClickHouse directory. CPU time and peak memory come from ``/proc/<pid>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from benchmarks.worker_entry import LOG_ENV
+from benchmarks.workload import EncodedHousehold, stamped
+from streams import local_kafka
+from streams.kafka_admin import group_lag
+from streams.sdk import ProducerOptions
+from streams.topics import (
+    SUBMISSIONS,
+    SUBMISSIONS_REJECTED,
+    SUBMISSIONS_VALID,
+    TopicSpec,
+    ensure_topics,
+    named,
+)
+from tests.backends import free_port
+from tests.worker_harness import WorkerProcess
+
+WORKER_ENTRY = ("-m", "benchmarks.worker_entry", "worker")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchmarkError(RuntimeError):
+    """The stack did not do what the benchmark needs (a worker died, rows are missing)."""
+
+
+@contextmanager
+def local_broker(
+    root: Path, cache_dir: Path, partitions: int, echo: Callable[[str], None]
+) -> Iterator[local_kafka.BrokerSpec]:
+    """A broker of our own on free ports under ``root``; always stopped."""
+    spec = local_kafka.BrokerSpec(
+        host="127.0.0.1",
+        port=free_port(),
+        controller_port=free_port(),
+        state_dir=root / "broker",
+        cache_dir=cache_dir,
+        partitions=partitions,
+    )
+    local_kafka.start(spec, echo=echo)
+    try:
+        yield spec
+    finally:
+        local_kafka.stop(spec)
+
+
+def broker_pid(spec: local_kafka.BrokerSpec) -> int | None:
+    """The broker's pid, to read its CPU time."""
+    return local_kafka.read_pid(spec.layout)
+
+
+def create_topics(bootstrap: str, prefix: str, partitions: int) -> str:
+    """The worker's three input topics; returns the submissions topic."""
+    names = [named(t, prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)]
+    ensure_topics(bootstrap, [TopicSpec(name, partitions, 1) for name in names])
+    return names[0]
+
+
+def producer(bootstrap: str) -> Any:
+    """A producer configured as the SDK's (acks=all, idempotent, gzip, linger 5 ms)."""
+    config = ProducerOptions(client_id="regsosek-bench").producer_config(bootstrap)
+    return KafkaProducer(**config)
+
+
+def preload(bootstrap: str, topic: str, households: Sequence[EncodedHousehold]) -> float:
+    """Publish every household as fast as possible; returns the seconds it took."""
+    started = time.monotonic()
+    out = producer(bootstrap)
+    try:
+        for household in households:
+            ms = int(time.time() * 1000)
+            out.send(topic, key=household.key, value=stamped(household, ms), timestamp_ms=ms)
+        out.flush()
+    finally:
+        out.close()
+    return time.monotonic() - started
+
+
+@dataclass
+class Paced:
+    """One paced phase: what was offered, what the producer managed."""
+
+    rate: float
+    seconds: float
+    sent: int
+    first_ms: int
+    last_ms: int
+
+    @property
+    def achieved_rate(self) -> float:
+        span = max(self.last_ms - self.first_ms, 1) / 1000
+        return self.sent / span if self.sent > 1 else 0.0
+
+
+def paced(
+    out: Any, topic: str, households: Sequence[EncodedHousehold], rate: float, seconds: float
+) -> Paced:
+    """Send ``rate`` households a second for ``seconds``, each stamped at its send time."""
+    total = min(int(rate * seconds), len(households))
+    started = time.time()
+    first_ms = last_ms = int(started * 1000)
+    sent = 0
+    while sent < total:
+        due = min(total, int((time.time() - started) * rate) + 1)
+        while sent < due:
+            household = households[sent]
+            last_ms = int(time.time() * 1000)
+            out.send(
+                topic, key=household.key, value=stamped(household, last_ms), timestamp_ms=last_ms
+            )
+            sent += 1
+        wait = started + sent / rate - time.time()
+        if wait > 0:
+            time.sleep(min(wait, 0.005))
+    out.flush()
+    return Paced(rate, seconds, sent, first_ms, last_ms)
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak resident memory (VmHWM) of a process, or another /proc status field, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise BenchmarkError(f"no {field} for pid {pid}")
+
+
+@dataclass
+class CpuSampler:
+    """Samples the CPU time of some processes every ``interval`` seconds, in a thread."""
+
+    pids: dict[str, int]
+    interval: float = 0.1
+    samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> CpuSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        now = time.time()
+        reading = {}
+        for name, pid in self.pids.items():
+            try:
+                reading[name] = cpu_seconds(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        self.samples.append((now, reading))
+
+    def at(self, name: str, when: float) -> float:
+        """CPU seconds of ``name`` at ``when``, interpolated between samples."""
+        points = [(t, r[name]) for t, r in self.samples if name in r]
+        if not points:
+            return 0.0
+        before = [p for p in points if p[0] <= when] or points[:1]
+        after = [p for p in points if p[0] >= when] or points[-1:]
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        if t1 <= t0:
+            return c0
+        return c0 + (c1 - c0) * (when - t0) / (t1 - t0)
+
+    def between(self, name: str, start: float, end: float) -> float:
+        return self.at(name, end) - self.at(name, start)
+
+
+# ---------------------------------------------------------------- workers
+
+
+@dataclass
+class Inserts:
+    """The instrumented worker's insert log (see :mod:`benchmarks.worker_entry`)."""
+
+    lines: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, path: Path) -> Inserts:
+        if not path.exists():
+            return cls([])
+        return cls([json.loads(line) for line in path.read_text().splitlines() if line])
+
+    def households(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line["table"] == "households"]
+
+    def last_end(self) -> float:
+        return max((float(line["end"]) for line in self.households()), default=0.0)
+
+    def insert_seconds(self) -> float:
+        return sum(float(line["end"]) - float(line["start"]) for line in self.lines)
+
+
+@dataclass
+class Fleet:
+    """One or more workers of one consumer group, each with its own engine directory."""
+
+    workers: list[WorkerProcess]
+
+    @classmethod
+    def create(
+        cls, bootstrap: str, prefix: str, root: Path, count: int, env: dict[str, str]
+    ) -> Fleet:
+        workers = []
+        for index in range(count):
+            state = root / f"worker-{index}"
+            extra = env | {LOG_ENV: str(state / "inserts.jsonl")}
+            workers.append(WorkerProcess(bootstrap, prefix, state, extra, entry=WORKER_ENTRY))
+        return cls(workers)
+
+    def start(self) -> float:
+        """Launch every worker at once and wait until all answer; returns the launch time."""
+        launched = time.time()
+        errors: list[BaseException] = []
+
+        def start_one(worker: WorkerProcess) -> None:
+            try:
+                worker.start(ready_timeout_s=180.0)
+            except (AssertionError, OSError) as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start_one, args=(w,)) for w in self.workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            self.stop()
+            raise BenchmarkError(f"a worker did not start: {str(errors[0])[-2000:]}")
+        return launched
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {f"worker-{i}": w.proc.pid for i, w in enumerate(self.workers) if w.proc}
+
+    def sink_rows(self) -> int:
+        """Household rows the workers say they wrote (0 for a worker that does not answer)."""
+        total = 0
+        for worker in self.workers:
+            if worker.proc is not None and worker.proc.poll() is not None:
+                raise BenchmarkError(f"worker died: {worker.log.read_text()[-3000:]}")
+            stats = worker.page("/stats") or {}
+            total += int((stats.get("sink_rows") or {}).get("households", 0))
+        return total
+
+    def stats(self) -> list[dict[str, Any]]:
+        return [w.page("/stats") or {} for w in self.workers]
+
+    def wait_rows(
+        self, rows: int, timeout_s: float, poll_s: float = 0.1, *, required: bool = True
+    ) -> bool:
+        """Until the workers report ``rows`` household rows written.
+
+        False on timeout when not ``required``; a BenchmarkError when it is.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.sink_rows() < rows:
+            if time.monotonic() > deadline:
+                if not required:
+                    return False
+                raise BenchmarkError(
+                    f"only {self.sink_rows()} of {rows} household rows after {timeout_s:.0f}s; "
+                    f"worker stats: {self.stats()}"
+                )
+            time.sleep(poll_s)
+        return True
+
+    def wait_idle(self, timeout_s: float = 120.0) -> dict[str, int]:
+        """Until the group's lag on the three input topics is zero; what is left otherwise.
+
+        The rows are counted in ClickHouse afterwards anyway: a group that has
+        not committed everything in time (a late rebalance) is reported, not fatal.
+        """
+        first = self.workers[0]
+        topics = [
+            named(t, first.prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+        ]
+        group = f"{first.prefix}-worker"
+        deadline = time.monotonic() + timeout_s
+        while group_lag(first.bootstrap, group, topics) != 0:
+            if time.monotonic() > deadline:
+                return {topic: group_lag(first.bootstrap, group, [topic]) for topic in topics}
+            time.sleep(0.5)
+        return {}
+
+    def peak_rss_mb(self, field: str = "VmHWM") -> list[float]:
+        return [peak_rss_mb(pid, field) for pid in self.pids.values()]
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def inserts(self) -> list[Inserts]:
+        return [Inserts.read(w.state_dir / "inserts.jsonl") for w in self.workers]
+
+    def query(self, sql: str) -> list[list[dict[str, Any]]]:
+        """The rows of ``sql`` from each worker's engine (the workers must be stopped)."""
+        return [worker.query(sql) for worker in self.workers]
