@@ -44,6 +44,7 @@ class Accepted:
     record: dict[str, Any]
     district: str | None
     warnings: tuple[str, ...]
+    source: tuple[int, int] = (0, -1)  # (partition, offset) of the submission it came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ class Pipeline:
                 validated_submission(record, enrichment, warnings),
                 district,
                 _codes(warnings),
+                (msg.partition, msg.offset),
             )
         )
         if decision.new_state is not None:

@@ -77,6 +77,17 @@ RULE_CRASHED = make_rule(
     rationale="A bug in a rule must not accept unchecked data nor stop the worker; the record "
     "is rejected and can be replayed once the rule is fixed.",
 )
+ENRICHED_RECORD_INVALID = make_rule(
+    "ENRICHED_RECORD_INVALID",
+    Severity.ERROR,
+    None,
+    "Hasil pengolahan tidak sesuai skema ValidatedSubmission ({error}); laporkan kepada tim "
+    "pengolahan.",
+    "The processed record does not fit the ValidatedSubmission schema ({error}); report it to "
+    "the processing team.",
+    rationale="A bug in enrichment must not crash-loop the worker on the same batch; the "
+    "submission is rejected with its original bytes and can be replayed once fixed.",
+)
 SAME_REVISION_NEW_CONTENT = make_rule(
     "SAME_REVISION_NEW_CONTENT",
     Severity.WARNING,
@@ -95,5 +106,6 @@ RULES: tuple[Rule, ...] = (
     DECODE_AVRO_BODY_INVALID,
     DECODE_UNDECODABLE,
     RULE_CRASHED,
+    ENRICHED_RECORD_INVALID,
     SAME_REVISION_NEW_CONTENT,
 )

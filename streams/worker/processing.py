@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from processors.dedup import HouseholdState
-from processors.pipeline import BatchResult, Pipeline, RawSubmission
-from processors.rules import InMemoryNikIndex
+from processors.pipeline import Accepted, BatchResult, Pipeline, RawSubmission, Rejected
+from processors.records import rejection
+from processors.rules import RULES_BY_CODE, InMemoryNikIndex
+from schemas.errors import SchemaValidationError
 from streams.worker.observer import WorkerObserver
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,32 @@ class Encoded:
     result: BatchResult
     valid: list[tuple[bytes, bytes]]
     rejected: list[tuple[bytes | None, bytes]]
+
+
+def _unencodable(
+    accepted: Accepted,
+    error: SchemaValidationError,
+    messages: dict[tuple[int, int], RawSubmission],
+    now: datetime,
+) -> Rejected:
+    """A rejection carrying the original bytes of a submission whose output would not encode."""
+    origin = accepted.source
+    msg = messages[origin]
+    finding = RULES_BY_CODE["ENRICHED_RECORD_INVALID"].finding(None, error=str(error)[:200])
+    submission = accepted.record["submission"]
+    record = rejection(
+        msg.value,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        now,
+        [finding],
+        submission,
+        None,
+        key=accepted.household_id,
+        district=accepted.district,
+    )
+    return Rejected(accepted.household_id, record, (finding.code,), accepted.district)
 
 
 def to_raw(event: Any) -> RawSubmission:
@@ -80,8 +108,17 @@ class ProcessingStage:
 
     def process(self, messages: Sequence[RawSubmission]) -> Encoded:
         """CPU part of a batch: decide and encode (runs in a thread)."""
-        result = self._pipeline.run(messages, self._lookup, self._clock())
-        valid = [(a.household_id.encode(), self._encode_valid(a.record)) for a in result.valid]
+        now = self._clock()
+        result = self._pipeline.run(messages, self._lookup, now)
+        valid: list[tuple[bytes, bytes]] = []
+        by_offset = {(m.partition, m.offset): m for m in messages}
+        for accepted in list(result.valid):
+            try:
+                valid.append((accepted.household_id.encode(), self._encode_valid(accepted.record)))
+            except SchemaValidationError as exc:  # a bug upstream: reject, never crash-loop
+                log.error("processed record of %s does not encode: %s", accepted.household_id, exc)
+                result.valid.remove(accepted)
+                result.rejected.append(_unencodable(accepted, exc, by_offset, now))
         rejected = [
             (r.household_id.encode() if r.household_id else None, self._encode_rejected(r.record))
             for r in result.rejected

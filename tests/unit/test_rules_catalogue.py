@@ -83,6 +83,7 @@ def test_codes_without_a_check_are_raised_outside_the_rules() -> None:
         "DECODE_AVRO_BODY_INVALID",
         "DECODE_UNDECODABLE",
         "RULE_CRASHED",
+        "ENRICHED_RECORD_INVALID",
         "SAME_REVISION_NEW_CONTENT",
     }
 
