@@ -54,7 +54,8 @@ class WorkerProcess:
             "REGSOSEK_TOPIC_PARTITIONS": "3",
             "REGSOSEK_STATE_DIR": str(self.state_dir),
             "REGSOSEK_WEB_PORT": str(self.web_port),
-            "REGSOSEK_LOG_LEVEL": "WARNING",
+            # TEST_WORKER_LOG_LEVEL=INFO shows Faust's assignment and recovery in worker-N.log
+            "REGSOSEK_LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "WARNING"),
             "REGSOSEK_SINK_BATCH_SECONDS": "0.5",
             "PYTHONPATH": str(ROOT),
             **self.extra_env,
@@ -132,7 +133,8 @@ class WorkerProcess:
             if group_lag(self.bootstrap, f"{self.prefix}-worker", topics) == 0:
                 return
             time.sleep(1.0)
-        raise AssertionError(f"worker still busy after {timeout_s}s")
+        detail = {t: group_lag(self.bootstrap, f"{self.prefix}-worker", [t]) for t in topics}
+        raise AssertionError(f"worker still busy after {timeout_s}s; lag by topic {detail}")
 
 
 @contextmanager

@@ -56,10 +56,12 @@ def build_app(settings: Settings) -> WorkerApp:
         stream_buffer_maxsize=max(settings.process_batch, settings.sink_batch_rows) * 2,
         broker_commit_every=settings.process_batch,
         broker_commit_interval=1.0,
-        # Do not wait for in-flight batches on rebalance or shutdown: a sink holding a
-        # batch through a ClickHouse outage would block both forever. What is not acked
-        # is not committed and is processed again; every write downstream is idempotent.
-        stream_wait_empty=False,
+        # stream_wait_empty stays on (Faust's default): without it a rebalance clears the
+        # stream buffers without rewinding, and the dropped events leave a gap that Faust
+        # never commits past (seen as a valid-topic lag that never drains). The price: a
+        # SIGTERM while a sink holds a batch through a ClickHouse outage waits until the
+        # orchestrator's grace period ends in SIGKILL; the batch is then replayed.
+        stream_wait_empty=True,
         # A worker that died (SIGKILL, OOM) leaves the group after 10 s, not Kafka's 45 s,
         # so its replacement gets the partitions back quickly.
         broker_session_timeout=10.0,
