@@ -19,23 +19,13 @@ from processors.enrich import (
 )
 from processors.frame import Frame
 from processors.location import resolve_location
-from processors.regions import Level, Region, RegionMaster, load_regions
+from processors.regions import Level, Region, RegionMaster
 from processors.rules import RuleContext
 from schemas.catalog import load_schema
 from schemas.validate import validate_record
 from tests import builders as b
 
 PROCESSED = dt.datetime(2022, 10, 20, 2, 47, 1, 500000, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
-
-
-@pytest.fixture
-def ctx(regions: RegionMaster) -> RuleContext:
-    return b.rule_context(regions)
 
 
 def enriched(record: dict[str, Any], ctx: RuleContext) -> dict[str, Any]:

@@ -8,14 +8,9 @@ import sys
 import pytest
 
 from processors.location import resolve_location
-from processors.regions import Level, Region, RegionMaster, load_regions
+from processors.regions import Level, Region, RegionMaster
 from processors.rules import Severity
 from tests import builders as b
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 def bps_master() -> RegionMaster:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from processors.regions import RegionMaster, load_regions
 from processors.rules import CATALOGUE, RULES_BY_CODE, RuleContext, Severity, catalogue, validate
 from processors.rules.base import Rule
 from processors.rules.labels import LABELS
@@ -40,16 +39,6 @@ TRIGGER_MODULES = (
     test_rules_items,
     test_rules_housing,
 )
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
-
-
-@pytest.fixture
-def ctx(regions: RegionMaster) -> RuleContext:
-    return b.rule_context(regions)
 
 
 def test_codes_are_unique_and_upper_snake() -> None:

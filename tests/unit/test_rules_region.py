@@ -9,28 +9,13 @@ from typing import Any
 import pytest
 
 from processors.frame import Frame
-from processors.regions import Level, Region, RegionMaster, load_regions
-from processors.rules import Finding, RuleContext, Severity, validate
+from processors.regions import Level, Region, RegionMaster
+from processors.rules import RuleContext, Severity, validate
 from processors.rules.region import haversine_km
 from tests import builders as b
+from tests.rule_helpers import found
 
 Trigger = Callable[[dict[str, Any], RuleContext], RuleContext]
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
-
-
-@pytest.fixture
-def ctx(regions: RegionMaster) -> RuleContext:
-    return b.rule_context(regions)
-
-
-def found(code: str, record: dict[str, Any], ctx: RuleContext) -> list[Finding]:
-    findings = validate(record, ctx)
-    assert not [f for f in findings if f.code == "RULE_CRASHED"], findings
-    return [f for f in findings if f.code == code]
 
 
 def misfiled_master() -> RegionMaster:
