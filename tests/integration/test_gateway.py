@@ -8,17 +8,14 @@ a refusal must leave the topic empty). The client is the standard library's
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from schemas.catalog import load_schema
 from schemas.jsonform import to_json
@@ -30,6 +27,7 @@ from streams.sdk import ProducerOptions, SubmissionPublisher
 from streams.topics import TopicSpec, ensure_topics
 from tests.backends import KafkaBackend, free_port
 from tests.builders import household_submission
+from tests.gateway_harness import RunningGateway as ServedGateway
 from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
@@ -47,26 +45,8 @@ class Answer:
     body: Any
 
 
-class RunningGateway:
-    """An aiohttp app served on 127.0.0.1 from a background event loop."""
-
-    def __init__(self, app: web.Application) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._runner = web.AppRunner(app)
-        self._call(self._runner.setup())
-        self.port = free_port()
-        self._call(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-
-    def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
-
-    def stop(self) -> None:
-        self._call(self._runner.cleanup())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+class RunningGateway(ServedGateway):
+    """The served gateway, plus a client that speaks as a field app."""
 
     def request(
         self,

@@ -8,15 +8,12 @@ with the pipeline's own deserializer.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from processors.rules.system import DECODE_CODES
 from schemas.catalog import subject_for
@@ -31,7 +28,8 @@ from streams.simulator.config import ErrorRates, SimulationConfig
 from streams.simulator.launch import Prepared, RunOptions, prepare, simulate
 from streams.simulator.truth import GroundTruth
 from streams.topics import SUBMISSIONS, named
-from tests.backends import KafkaBackend, free_port
+from tests.backends import KafkaBackend
+from tests.gateway_harness import RunningGateway
 from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
@@ -131,28 +129,6 @@ def test_sdk_simulation_matches_its_ground_truth(
     assert {r["submission_id"] for r in v1} == {
         r["submission_id"] for _id, r in decoded if r["location"]["code_system"] == "BPS"
     }
-
-
-class RunningGateway:
-    """The gateway app served on a free port from a background event loop."""
-
-    def __init__(self, app: web.Application) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._runner = web.AppRunner(app)
-        self._call(self._runner.setup())
-        self.port = free_port()
-        self._call(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-
-    def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
-
-    def stop(self) -> None:
-        self._call(self._runner.cleanup())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
 
 
 HTTP_CONFIG = SimulationConfig(scale=0.005, districts=("35.09.02",), seed=5, rates=CONFIG.rates)
