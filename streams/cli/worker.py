@@ -12,8 +12,8 @@ from streams.settings import Settings
 def command(settings: Settings) -> None:
     """Validate, deduplicate and enrich submissions, and write them to ClickHouse.
 
-    Runs until SIGINT/SIGTERM. Serves /healthz, /readyz, /metrics, /progress, /board and /stats on
-    REGSOSEK_WEB_HOST:REGSOSEK_WEB_PORT.
+    Runs until SIGINT/SIGTERM. Serves /healthz, /readyz, /metrics, /progress, /board, /stats and
+    /debug/consumer on REGSOSEK_WEB_HOST:REGSOSEK_WEB_PORT.
     """
     import faust  # noqa: PLC0415 - heavy import, only for this command
 

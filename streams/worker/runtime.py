@@ -35,7 +35,7 @@ from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
 from streams import topics as names
 from streams.settings import Settings
 from streams.topics import desired_topics, ensure_topics
-from streams.worker import web
+from streams.worker import diagnostics, web
 from streams.worker.app import WorkerApp, build_app
 from streams.worker.board_page import install_board
 from streams.worker.observer import (
@@ -209,6 +209,7 @@ def create_worker(
         ping=lambda: clickhouse_writable(client),
     )
     install_board(wapp.app, stats=stats, client=client, executor=executor, database=database)
+    diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, sink, monitoring)
 
 
