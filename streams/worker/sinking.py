@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -35,17 +36,26 @@ MAX_BACKOFF_S = 30.0
 
 
 def batch_token(events: Sequence[Any]) -> str:
-    """Deterministic for the same batch: topic and every partition's offset range."""
-    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    """Deterministic for the same batch: topic and every partition's offset range.
+
+    A range names its offsets only when the batch holds all of them. A batch
+    with a hole (a consumer bug, a redelivery) gets a digest of its offsets
+    added, so ClickHouse cannot mistake it for the complete batch of the same
+    range and drop the complete one as its duplicate.
+    """
+    offsets: dict[tuple[str, int], set[int]] = {}
     for event in events:
         message = event.message
-        key = (message.topic, message.partition)
-        low, high = ranges.get(key, (message.offset, message.offset))
-        ranges[key] = (min(low, message.offset), max(high, message.offset))
-    return "|".join(
-        dedup_token(topic, partition, low, high)
-        for (topic, partition), (low, high) in sorted(ranges.items())
-    )
+        offsets.setdefault((message.topic, message.partition), set()).add(message.offset)
+    parts = []
+    for (topic, partition), seen in sorted(offsets.items()):
+        low, high = min(seen), max(seen)
+        token = dedup_token(topic, partition, low, high)
+        if len(seen) != high - low + 1:
+            digest = zlib.crc32(",".join(map(str, sorted(seen))).encode())
+            token = f"{token}~{len(seen)}:{digest:08x}"
+        parts.append(token)
+    return "|".join(parts)
 
 
 class SinkStage:
