@@ -17,6 +17,7 @@ import faust
 
 from streams import topics as names
 from streams.settings import Settings
+from streams.worker import faust_fixes
 
 DEDUP_TABLE = "household-dedup"
 
@@ -39,6 +40,7 @@ def broker_url(bootstrap: str) -> str:
 
 def build_app(settings: Settings) -> WorkerApp:
     """The Faust app of one worker process."""
+    faust_fixes.apply()
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=broker_url(settings.kafka_bootstrap),

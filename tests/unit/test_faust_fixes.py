@@ -1,0 +1,117 @@
+"""The Faust offset-bookkeeping fixes, on the consumer methods themselves (no broker).
+
+The integration proof is tests/integration/test_worker.py's SIGKILL test: before
+these fixes its restarted worker committed one offset per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from streams.worker import faust_fixes
+
+P0 = TP("t", 0)
+P1 = TP("t", 1)
+
+
+@pytest.fixture(autouse=True)
+def fixed() -> None:
+    faust_fixes.apply()
+
+
+def bookkeeping(committed: int, acked: list[int]) -> Any:
+    """The attributes of Faust's consumer that the three methods read and write."""
+    return SimpleNamespace(
+        _acked=defaultdict(list, {P0: list(acked)}),
+        _acked_index=defaultdict(set, {P0: set(acked)}),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None, {P0: committed}),
+    )
+
+
+def test_duplicate_acks_commit_in_one_step() -> None:
+    state = bookkeeping(committed=413, acked=[413, 413, 414, 414, 415, 416])
+    assert Consumer._new_offset(state, P0) == 417
+    assert state._acked[P0] == []
+
+
+def test_the_seek_race_no_longer_slows_commits_or_acks_the_delivered_record() -> None:
+    # the race: read offset reset to 169 after 169..377 were delivered, then 378 arrives
+    state = bookkeeping(committed=169, acked=[])
+    asyncio.run(Consumer._add_gap(state, P0, 170, 378))
+    gap = state._gap[P0]
+    assert not gap.overlaps(378), "the delivered record is not a gap"
+    assert gap.overlaps(170) and gap.overlaps(377)
+    state._acked[P0].extend(range(169, 378))  # the agents finish 169..377
+    state._acked_index[P0].update(range(169, 378))
+    assert Consumer._new_offset(state, P0) == 378, "everything processed commits in one step"
+
+
+def test_a_real_gap_still_lets_commits_pass() -> None:
+    # offsets 11..14 do not exist (transaction markers): acked 10 and 15 commit past them
+    state = bookkeeping(committed=10, acked=[10])
+    asyncio.run(Consumer._add_gap(state, P0, 11, 15))
+    state._acked[P0].append(15)
+    state._acked_index[P0].add(15)
+    assert Consumer._new_offset(state, P0) == 16
+
+
+def test_unprocessed_offsets_hold_the_commit() -> None:
+    state = bookkeeping(committed=10, acked=[10, 11, 13, 14])
+    assert Consumer._new_offset(state, P0) == 12
+    assert Consumer._new_offset(state, P0) is None  # 12 is not acked yet: wait for it
+
+
+def test_apply_refuses_an_unchecked_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faust_fixes, "_APPLIED", "_regsosek_fixed_not_yet")
+    monkeypatch.setattr(faust, "__version__", "0.99.0")
+    with pytest.raises(RuntimeError, match=r"0\.99\.0 is not one"):
+        faust_fixes.apply()
+
+
+def seeking_consumer(active: set[TP], assigned: set[TP], seen: list[set[TP]]) -> Any:
+    """Faust's consumer as perform_seek sees it; the seek records what the fetcher may hand out."""
+    read_offset: dict[TP, int | None] = defaultdict(lambda: None, {P0: 377})
+
+    async def seek_to_committed() -> dict[TP, int]:
+        seen.append(set(active))  # what the fetcher could deliver while the seek runs
+        await asyncio.sleep(0)
+        return {P0: 169, P1: 20}
+
+    return SimpleNamespace(
+        _read_offset=read_offset,
+        _committed_offset=defaultdict(lambda: None),
+        _paused_partitions=set(),
+        log=logging.getLogger("faust-consumer"),
+        _get_active_partitions=lambda: active,
+        assignment=lambda: assigned,
+        seek_to_committed=seek_to_committed,
+    )
+
+
+def test_perform_seek_holds_delivery_while_positions_move() -> None:
+    active = {P0, P1}
+    seen: list[set[TP]] = []
+    state = seeking_consumer(active, {P0, P1}, seen)
+    asyncio.run(Consumer.perform_seek(state))
+    assert seen == [set()], "nothing is handed out during the seek"
+    assert active == {P0, P1}, "and everything again after it"
+    assert dict(state._read_offset) == {P0: 169, P1: 20}, "reading restarts at the commit"
+    assert dict(state._committed_offset) == {P0: 169, P1: 20}
+
+
+def test_perform_seek_does_not_resume_what_a_rebalance_took_away() -> None:
+    active = {P0, P1}
+    state = seeking_consumer(active, {P1}, [])  # P0 went to another worker meanwhile
+    asyncio.run(Consumer.perform_seek(state))
+    assert active == {P1}
