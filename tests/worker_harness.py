@@ -122,7 +122,13 @@ class WorkerProcess:
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
     def wait_idle(self, timeout_s: float = 180.0) -> None:
-        """Until the worker's group has consumed everything on its three input topics."""
+        """Until the worker's group has consumed everything on its three input topics.
+
+        TEST_WORKER_IDLE_TIMEOUT (seconds) overrides the timeout, e.g. to fail fast while
+        reproducing a stuck worker in a loop; on timeout the worker's stacks and two
+        /debug/consumer snapshots are saved beside its log.
+        """
+        timeout_s = float(os.environ.get("TEST_WORKER_IDLE_TIMEOUT", timeout_s))
         topics = [
             named(t, self.prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
         ]
@@ -134,7 +140,30 @@ class WorkerProcess:
                 return
             time.sleep(1.0)
         detail = {t: group_lag(self.bootstrap, f"{self.prefix}-worker", [t]) for t in topics}
-        raise AssertionError(f"worker still busy after {timeout_s}s; lag by topic {detail}")
+        raise AssertionError(
+            f"worker still busy after {timeout_s}s; lag by topic {detail}\n{self.stacks()}"
+        )
+
+    def stacks(self) -> str:
+        """Python stacks of the running worker (py-spy), saved beside its log for a post-mortem."""
+        spy = Path(sys.executable).with_name("py-spy")
+        if self.proc is None or self.proc.poll() is not None or not spy.exists():
+            return "(no stacks: worker not running or py-spy missing)"
+        out = subprocess.run(
+            [str(spy), "dump", "--locals", "--pid", str(self.proc.pid)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        dump = self.state_dir / f"worker-{self.starts}.stacks.txt"
+        first = json.dumps(self.page("/debug/consumer"), indent=1)
+        time.sleep(5)  # a second look shows whether anything still moves
+        second = json.dumps(self.page("/debug/consumer"), indent=1)
+        dump.write_text(
+            f"{out.stdout}{out.stderr}\n/debug/consumer:\n{first}\n5 s later:\n{second}\n"
+        )
+        return f"stacks in {dump}"
 
 
 @contextmanager
