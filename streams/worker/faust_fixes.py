@@ -24,18 +24,28 @@ the chain, at every start and rebalance:
    commit interval, one or two offsets with duplicates: the lag that never
    seemed to drain.
 
+A second hole showed when the commit watch (``commits.py``) was tested by
+losing one acknowledgement on purpose: Faust reads the committed offset (the
+next one to read) as if it had been read, so the record *at* the committed
+offset was never required: lose it and the commit moved past it silently.
+
 The fixes, each in the method it names:
 
 * ``perform_seek`` takes the partitions out of the fetcher's active set while
-  the seek runs, so no record of the old batch is handed out in between; the
-  fetcher's next batch starts at the committed offset with no jump.
+  the seek runs, so no record of the old batch is handed out in between; and
+  it records the last offset read as one before the committed one.
 * ``_add_gap`` records only the offsets strictly between the last read one and
   the delivered one (Faust included the delivered record, acking it before
-  any agent had seen it) and logs each gap: on our topics (no transactions,
-  no compaction) a gap means records were deleted by retention before they
-  were read, which an operator must hear about.
-* ``_new_offset`` merges gaps into the acked offsets as a set, so a gap that
-  overlaps real acks cannot slow commits down to one offset per interval.
+  any agent had seen it), and logs each gap: on our topics (no transactions,
+  no compaction) a gap means records deleted by retention before they were
+  read, which an operator must hear about.
+* ``_new_offset`` waits until the record at the committed offset is acked, and
+  merges gaps into the acked offsets as a set, so a gap that overlaps real
+  acks cannot slow commits down to one offset per interval.
+
+Left as Faust has it: a brand-new group (nothing committed yet) starts its
+first commit at the lowest acked offset, so a record lost before the group's
+very first commit would go unnoticed.
 
 The version check fails loudly if a different Faust is installed: these are
 Faust internals, and a new release must be re-checked (rerun the SIGKILL test)
@@ -44,12 +54,14 @@ before the pin moves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
 from faust.transport.consumer import Consumer
+from faust.types import TP
 from faust.utils.functional import consecutive_numbers
 
 log = logging.getLogger(__name__)
@@ -58,13 +70,30 @@ FIXED_VERSIONS = ("0.15.3",)
 _APPLIED = "_regsosek_fixed"
 
 
+def read_offsets_after_seek(committed: Mapping[Any, int | None]) -> dict[Any, int | None]:
+    """The last offset read, as the fetcher should believe it after seeking to ``committed``.
+
+    A committed offset is the next one to read, so the last one read is one
+    less; Faust stored the committed offset itself, which made the record at
+    the committed offset look already read.
+    """
+    return {tp: offset - 1 if offset else None for tp, offset in committed.items()}
+
+
 def _perform_seek(original: Callable[..., Any]) -> Callable[..., Any]:
     async def perform_seek(self: Any) -> None:
         active = self._get_active_partitions()
         held = set(active)
         active.difference_update(held)  # the fetcher hands out nothing while positions move
         try:
-            await original(self)
+            committed = {
+                TP(tp.topic, tp.partition): (offset if offset is not None and offset >= 0 else None)
+                for tp, offset in (await self.seek_to_committed()).items()
+            }
+            self._read_offset.update(read_offsets_after_seek(committed))
+            self._committed_offset.update(
+                {tp: offset for tp, offset in committed.items() if offset is not None}
+            )
         finally:
             # a rebalance during the seek has set its own active partitions: keep those
             still_ours = held & set(self.assignment()) if held else set()
@@ -75,12 +104,15 @@ def _perform_seek(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _new_offset(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Faust's ``_new_offset`` with the acked offsets kept free of duplicates.
+    """Faust's ``_new_offset``, requiring the record at the committed offset to be acked.
 
-    Same steps as the original (merge the gap ranges below the highest acked
-    offset into the acked list, wait while the lowest acked offset is more than
-    one past the committed one, commit the first consecutive run) but the merge
-    is a set union, so a gap overlapping real acks cannot split the run.
+    Same steps as the original: merge the gap ranges below the highest acked
+    offset into the acked offsets, wait while the record at the committed
+    offset is not among them, commit the first consecutive run. The merge is a
+    set union, so a gap overlapping real acks cannot split the run; and the
+    wait starts at the committed offset itself (Faust waited only when the
+    lowest acked offset was two or more past it, so a lost record right at the
+    committed offset was committed over).
     """
 
     def new_offset(self: Any, tp: Any) -> int | None:
@@ -98,8 +130,8 @@ def _new_offset(original: Callable[..., Any]) -> Callable[..., Any]:
                 gap.chop(0, max(filled[-1], highest + 1))
         acked[:] = sorted(pending)
         committed = self._committed_offset[tp]
-        if committed and acked[0] - committed > 1:
-            return None
+        if committed is not None and acked[0] > committed:
+            return None  # the record at the committed offset is not done yet
         run = next(consecutive_numbers(acked))
         del acked[: len(run)]
         self._acked_index[tp].difference_update(run)
@@ -110,19 +142,35 @@ def _new_offset(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _add_gap(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Faust's ``_add_gap`` for the offsets strictly between the last read and the delivered one.
+
+    Faust included the delivered record in the gap (acking it before any agent
+    had seen it) and never the committed offset; both follow from reading the
+    last-read offset as the next one. Every gap is logged: on our topics (no
+    transactions, no compaction) a gap means records deleted by retention
+    before they were read, which an operator must hear about.
+    """
+
     async def add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-        # Faust passes the delivered offset as ``offset_to`` and stores the range with it
-        # included; the delivered record is not a gap, it is about to be processed.
+        committed = self._committed_offset[tp]
+        first = offset_from if committed is None else max(offset_from, committed)
+        last = offset_to - 1  # offset_to is the record being delivered
+        if first > last:
+            return
         log.warning(
             "offsets %d..%d of %s[%d] were never read (deleted by retention?): "
             "committing past them",
-            offset_from,
-            offset_to - 1,
+            first,
+            last,
             tp.topic,
             tp.partition,
         )
-        await original(self, tp, offset_from, offset_to - 1)
+        gap = self._gap[tp]
+        gap.addi(first, last + 1)
+        await asyncio.sleep(0)
+        gap.merge_overlaps()
 
+    add_gap.__doc__ = original.__doc__
     return add_gap
 
 

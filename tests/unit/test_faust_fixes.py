@@ -7,7 +7,6 @@ these fixes its restarted worker committed one offset per second.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +18,7 @@ from faust.types import TP
 from intervaltree import IntervalTree
 
 from streams.worker import faust_fixes
+from streams.worker.faust_fixes import read_offsets_after_seek
 
 P0 = TP("t", 0)
 P1 = TP("t", 1)
@@ -66,6 +66,33 @@ def test_a_real_gap_still_lets_commits_pass() -> None:
     assert Consumer._new_offset(state, P0) == 16
 
 
+def test_a_lost_record_at_the_committed_offset_holds_the_commit() -> None:
+    # Faust committed 4..6 over a missing 3 (it waited only from committed + 2)
+    state = bookkeeping(committed=3, acked=[4, 5, 6])
+    assert Consumer._new_offset(state, P0) is None
+    state._acked[P0].append(3)
+    assert Consumer._new_offset(state, P0) == 7
+
+
+def test_records_deleted_before_they_were_read_are_committed_past() -> None:
+    # committed 10 (next to read), but retention deleted 10..14: the first record is 15
+    state = bookkeeping(committed=10, acked=[])
+    asyncio.run(Consumer._add_gap(state, P0, 10, 15))  # from last read (9) + 1 to delivered
+    state._acked[P0].append(15)
+    state._acked_index[P0].add(15)
+    assert Consumer._new_offset(state, P0) == 16
+
+
+@pytest.mark.parametrize(
+    ("committed", "expected"),
+    [({P0: 169}, {P0: 168}), ({P0: 0}, {P0: None}), ({P0: None}, {P0: None})],
+)
+def test_read_offsets_after_seek(
+    committed: dict[TP, int | None], expected: dict[TP, int | None]
+) -> None:
+    assert read_offsets_after_seek(committed) == expected
+
+
 def test_unprocessed_offsets_hold_the_commit() -> None:
     state = bookkeeping(committed=10, acked=[10, 11, 13, 14])
     assert Consumer._new_offset(state, P0) == 12
@@ -92,7 +119,6 @@ def seeking_consumer(active: set[TP], assigned: set[TP], seen: list[set[TP]]) ->
         _read_offset=read_offset,
         _committed_offset=defaultdict(lambda: None),
         _paused_partitions=set(),
-        log=logging.getLogger("faust-consumer"),
         _get_active_partitions=lambda: active,
         assignment=lambda: assigned,
         seek_to_committed=seek_to_committed,
@@ -106,7 +132,7 @@ def test_perform_seek_holds_delivery_while_positions_move() -> None:
     asyncio.run(Consumer.perform_seek(state))
     assert seen == [set()], "nothing is handed out during the seek"
     assert active == {P0, P1}, "and everything again after it"
-    assert dict(state._read_offset) == {P0: 169, P1: 20}, "reading restarts at the commit"
+    assert dict(state._read_offset) == {P0: 168, P1: 19}, "the last read is before the commit"
     assert dict(state._committed_offset) == {P0: 169, P1: 20}
 
 
