@@ -95,6 +95,7 @@ class WorkerMetrics:
     rebalances: Counter
     assigned_partitions: Gauge
     lag_refresh_errors: Counter
+    commit_stalled: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
@@ -229,6 +230,13 @@ class WorkerMetrics:
             lag_refresh_errors=Counter(
                 "regsosek_consumer_lag_refresh_errors",
                 "Failed attempts to read end and committed offsets from the broker.",
+                registry=r,
+            ),
+            commit_stalled=Gauge(
+                "regsosek_commit_stalled_seconds",
+                "Seconds the commit of an assigned partition has not moved while processed "
+                "offsets waited behind it (0 normally): an event lost inside the worker.",
+                ["topic", "partition"],
                 registry=r,
             ),
         )

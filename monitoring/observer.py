@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from monitoring.metrics import OUTCOMES, SINK_TABLES, SINKS, WorkerMetrics
 from processors.pipeline import BatchResult, Rejected
@@ -42,6 +42,7 @@ class PrometheusObserver:
         self._valid_topic = valid_topic
         self._rejected_topic = rejected_topic
         self._clock = clock
+        self._watched: set[tuple[str, str]] = set()
         self._initialise(sorted(set(districts)))
 
     def _initialise(self, districts: list[str]) -> None:
@@ -110,6 +111,16 @@ class PrometheusObserver:
             self.metrics.interview_to_row.observe(age)
         for age in freshness.since_received:
             self.metrics.kafka_to_row.observe(age)
+
+    def on_commits(self, stalled: Mapping[tuple[str, int], float]) -> None:
+        """Stalled seconds per assigned partition; revoked partitions lose their series."""
+        gauge = self.metrics.commit_stalled
+        now = {(topic, str(partition)): seconds for (topic, partition), seconds in stalled.items()}
+        for labels in self._watched - set(now):
+            gauge.remove(*labels)
+        for labels, seconds in now.items():
+            gauge.labels(*labels).set(seconds)
+        self._watched = set(now)
 
 
 def reason_codes(rejected: Rejected) -> tuple[str, ...]:

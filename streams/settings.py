@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a sink retries a failed insert before it stops consuming.",
     )
+    commit_stall_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A partition's commit stuck this long behind processed offsets: not ready.",
+    )
     schema_registry_url: SecretStr | None = Field(
         None, description="Confluent-compatible schema registry; unset = local registry."
     )

@@ -1,9 +1,14 @@
-"""`regsosek worker` whose ClickHouse inserts fail while a marker file exists.
+"""`regsosek worker` with faults injected, each switched on by its own variable.
 
-Fault injection around the real engine, for the outage test: the worker is
-the real one, the engine is the real one; only ``insert`` raises, the way a
-refused connection or a server restart would make it raise, while the file
-named by ``REGSOSEK_TEST_CLICKHOUSE_DOWN`` exists.
+The worker is the real one, against the real broker and the real engine; only
+the named call misbehaves:
+
+* ``REGSOSEK_TEST_CLICKHOUSE_DOWN=<file>``: ClickHouse ``insert`` raises while
+  the file exists, the way a refused connection or a server restart would
+  (the outage test).
+* ``REGSOSEK_TEST_LOSE_ACK=<topic>:<partition>:<offset>``: the worker processes
+  that record but its acknowledgement never reaches Faust's consumer, the
+  signature of an event lost inside the worker (the commit-watch test).
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from faust.transport.consumer import Consumer
+
 import sinks.clickhouse
 import streams.worker.runtime
 
 _real_client_from_dsn = sinks.clickhouse.client_from_dsn
+_real_ack = Consumer.ack
 
 
 class FlakyClient:
@@ -39,7 +47,21 @@ def flaky_client_from_dsn(dsn: str, **settings: Any) -> Any:
     return FlakyClient(_real_client_from_dsn(dsn, **settings), marker)
 
 
-streams.worker.runtime.client_from_dsn = flaky_client_from_dsn  # type: ignore[attr-defined]
+def losing_ack(lost: tuple[str, int, int]) -> Any:
+    def ack(self: Any, message: Any) -> bool:
+        if (message.topic, message.partition, message.offset) == lost:
+            message.acked = True  # the stream thinks it is done; the consumer never hears
+            return False
+        return bool(_real_ack(self, message))
+
+    return ack
+
+
+if os.environ.get("REGSOSEK_TEST_CLICKHOUSE_DOWN"):
+    streams.worker.runtime.client_from_dsn = flaky_client_from_dsn  # type: ignore[attr-defined]
+if os.environ.get("REGSOSEK_TEST_LOSE_ACK"):
+    topic, partition, offset = os.environ["REGSOSEK_TEST_LOSE_ACK"].rsplit(":", 2)
+    Consumer.ack = losing_ack((topic, int(partition), int(offset)))  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     from streams.cli import main

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from streams.worker.commits import CommitState
+
 
 def _tp(tp: Any) -> str:
     return f"{tp.topic}[{tp.partition}]"
@@ -51,6 +53,20 @@ def first_missing(committed: int | None, acked: Iterable[int], limit: int = 10) 
             if len(missing) == limit:
                 break
     return missing
+
+
+def commit_progress(consumer: Any) -> dict[tuple[str, int], CommitState]:
+    """Committed offset and processed offsets waiting for a commit, per assigned partition."""
+    try:
+        assignment = consumer.assignment()
+    except Exception:  # not yet started or between generations: nothing to watch
+        return {}
+    committed = _get(consumer, "_committed_offset", {}) or {}
+    acked = _get(consumer, "_acked", {}) or {}
+    return {
+        (tp.topic, tp.partition): CommitState(committed.get(tp), len(acked.get(tp) or ()))
+        for tp in assignment
+    }
 
 
 def consumer_state(consumer: Any) -> dict[str, Any]:

@@ -13,13 +13,14 @@ observer only sees plain numbers.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from processors.pipeline import BatchResult
 from sinks.rows import Block
+from streams.worker.commits import Partition
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class WorkerObserver(Protocol):
 
     def on_written(self, freshness: Freshness) -> None: ...
 
+    def on_commits(self, stalled: Mapping[Partition, float]) -> None: ...
+
 
 @dataclass
 class WorkerStats:
@@ -87,6 +90,7 @@ class WorkerStats:
     last_batch_rows: dict[str, int] = field(default_factory=dict)
     max_batch_rows: dict[str, int] = field(default_factory=dict)
     sink_failing: dict[str, str] = field(default_factory=dict)
+    commits_stalled: dict[str, float] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
 
     def on_processed(self, messages: int, result: BatchResult, seconds: float) -> None:
@@ -120,6 +124,10 @@ class WorkerStats:
         """Not kept here: latency lives in the Prometheus histograms."""
         del freshness
 
+    def on_commits(self, stalled: Mapping[Partition, float]) -> None:
+        """Partitions whose commit is stuck right now ("topic[partition]" -> seconds)."""
+        self.commits_stalled = {f"{t}[{p}]": s for (t, p), s in sorted(stalled.items()) if s > 0}
+
 
 class Fanout:
     """Several observers behind one (the stats and the Prometheus metrics)."""
@@ -150,6 +158,10 @@ class Fanout:
     def on_written(self, freshness: Freshness) -> None:
         for observer in self._observers:
             observer.on_written(freshness)
+
+    def on_commits(self, stalled: Mapping[Partition, float]) -> None:
+        for observer in self._observers:
+            observer.on_commits(stalled)
 
 
 def consumed_topics(events: Sequence[Any]) -> dict[str, int]:

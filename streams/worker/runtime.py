@@ -14,6 +14,7 @@ ClickHouse has taken it (end-to-end latency), without the sink knowing.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from streams.topics import desired_topics, ensure_topics
 from streams.worker import diagnostics, web
 from streams.worker.app import WorkerApp, build_app
 from streams.worker.board_page import install_board
+from streams.worker.commits import CommitWatch
+from streams.worker.diagnostics import commit_progress
 from streams.worker.observer import (
     Fanout,
     WorkerObserver,
@@ -52,6 +55,9 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
+
+#: How often the commit watch looks; stalls that matter last minutes.
+COMMIT_WATCH_SECONDS = 5.0
 
 
 @dataclass
@@ -207,7 +213,9 @@ def create_worker(
         executor=executor,
         bootstrap=settings.kafka_bootstrap,
         ping=lambda: clickhouse_writable(client),
+        commit_stall_s=settings.commit_stall_seconds,
     )
+    _watch_commits(wapp.app, observer)
     install_board(wapp.app, stats=stats, client=client, executor=executor, database=database)
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, sink, monitoring)
@@ -220,6 +228,16 @@ def _encoder(registry: Any, name: str) -> Any:
         return serializer.encode(record, validate=False)
 
     return encode
+
+
+def _watch_commits(app: Any, observer: WorkerObserver) -> None:
+    """Every few seconds: how long each partition's commit has been stuck (commits.py)."""
+    watch = CommitWatch()
+
+    async def watch_commits() -> None:
+        observer.on_commits(watch.observe(time.monotonic(), commit_progress(app.consumer)))
+
+    app.timer(interval=COMMIT_WATCH_SECONDS, name="regsosek-commit-watch")(watch_commits)
 
 
 def _attach_agents(

@@ -7,9 +7,11 @@ is served beside these by Faust's Prometheus sensor (``monitoring.worker``).
 Liveness (``/healthz``) only proves the event loop answers: an orchestrator
 restarts a worker that fails it. Readiness (``/readyz``) is the pipeline's
 health: the broker answers metadata, ClickHouse answers the ``ping`` the
-runtime hands in (writable: not a read-only user) and no sink is holding a
-batch ClickHouse refused. A worker that is not ready keeps running and
-recovers by itself; docs/monitoring.md says what to check.
+runtime hands in (writable: not a read-only user), no sink is holding a
+batch ClickHouse refused and no partition's commit has been stuck behind
+processed offsets for ``commit_stall_s`` (streams/worker/commits.py). A worker
+that is not ready keeps running; it recovers by itself from the first three,
+the last needs a restart; docs/monitoring.md says what to check.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def install(
     executor: ThreadPoolExecutor,
     bootstrap: str,
     ping: Callable[[], None],
+    commit_stall_s: float = 300.0,
 ) -> None:
     """Add the worker's pages to the Faust app."""
 
@@ -55,13 +58,15 @@ def install(
                 clickhouse, detail = True, ""
             except Exception as exc:  # any failure of the engine means "not ready"
                 detail = str(exc)[:200] or type(exc).__name__
-        ready = broker and clickhouse and not stats.sink_failing
+        stuck = {tp: s for tp, s in stats.commits_stalled.items() if s >= commit_stall_s}
+        ready = broker and clickhouse and not stats.sink_failing and not stuck
         body = {
             "ready": ready,
             "kafka": broker,
             "clickhouse": clickhouse,
             "clickhouse_error": detail,
             "sink_failing": stats.sink_failing,
+            "commits_stalled": stuck,
         }
         return view.json(body, status=200 if ready else 503)
 
@@ -89,6 +94,7 @@ def install(
                 "last_batch_rows": stats.last_batch_rows,
                 "max_batch_rows": stats.max_batch_rows,
                 "sink_failing": stats.sink_failing,
+                "commits_stalled": stats.commits_stalled,
             }
         )
 

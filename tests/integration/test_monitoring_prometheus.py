@@ -262,6 +262,7 @@ def test_dashboards_and_alerts_query_real_data(
     assert total("regsosek_worker_up") == 1
     assert total("regsosek_worker_rebalances_total") >= 1
     assert total("regsosek_consumer_lag_messages") == 0
+    assert total("regsosek_commit_stalled_seconds") == 0
     # Simulated and test interviews are from 2022: every one lands in +Inf of this one.
     assert prometheus.value('sum(regsosek_interview_to_row_seconds_bucket{le="+Inf"})') == valid
     freshness_p99 = prometheus.value(

@@ -23,6 +23,7 @@ from processors.frame import write_frame
 from schemas.catalog import subject_for
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
+from streams.kafka_admin import group_lag
 from streams.topics import (
     SUBMISSIONS,
     SUBMISSIONS_REJECTED,
@@ -325,3 +326,41 @@ def test_clickhouse_outage_holds_the_batch_and_writes_everything_once(
         worker.stop()
     assert stats["max_batch_rows"]["households"] >= 1000, stats["max_batch_rows"]
     _assert_tables_equal_truth(worker, latest)
+
+
+def test_a_lost_ack_stalls_the_commit_and_readiness_says_so(
+    kafka: KafkaBackend,
+    prefix: str,
+    topics: dict[str, str],
+    registry: LocalRegistry,
+    tmp_path: Path,
+) -> None:
+    """The commit watch on a real worker: one record processed but never acknowledged."""
+    submissions = topics[SUBMISSIONS]
+    messages, latest = _workload(90, seed=3)
+    _publish(kafka.bootstrap, submissions, registry, messages)
+    worker = WorkerProcess(
+        kafka.bootstrap,
+        prefix,
+        tmp_path,
+        {"REGSOSEK_TEST_LOSE_ACK": f"{submissions}:0:3", "REGSOSEK_COMMIT_STALL_SECONDS": "5"},
+        entry=FAULT_ENTRY,
+    )
+    with running(worker):
+        _wait_processed(worker, len(messages))
+        deadline = time.monotonic() + 60
+        while (ready := worker.page("/readyz"))["ready"]:
+            assert time.monotonic() < deadline, f"the stalled commit was never noticed: {ready}"
+            time.sleep(1)
+        assert list(ready["commits_stalled"]) == [f"{submissions}[0]"], ready
+        assert ready["kafka"] and ready["clickhouse"] and not ready["sink_failing"]
+        partition = worker.page("/debug/consumer")["consumer"]["partitions"][f"{submissions}[0]"]
+        assert partition["first_missing"] == [3], partition
+        assert group_lag(kafka.bootstrap, f"{prefix}-worker", [submissions]) > 0
+    # the runbook: a restart re-reads from the stuck offset, and the sink counts once
+    healthy = WorkerProcess(kafka.bootstrap, prefix, tmp_path, web_port=worker.web_port)
+    healthy.starts = worker.starts
+    with running(healthy):
+        healthy.wait_idle()
+        assert healthy.page("/readyz")["ready"] is True
+    _assert_tables_equal_truth(healthy, latest)
