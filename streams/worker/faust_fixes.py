@@ -31,9 +31,11 @@ offset was never required: lose it and the commit moved past it silently.
 
 The fixes, each in the method it names:
 
-* ``perform_seek`` takes the partitions out of the fetcher's active set while
-  the seek runs, so no record of the old batch is handed out in between; and
-  it records the last offset read as one before the committed one.
+* ``perform_seek`` stops the consumer's flow while the seek runs (the switch
+  Faust itself uses during a rebalance), so no record of a batch fetched
+  before the seek is handed out after it; it starts partitions the group never
+  committed at their first offset; and it records the last offset read as one
+  before the committed one.
 * ``_add_gap`` records only the offsets strictly between the last read one and
   the delivered one (Faust included the delivered record, acking it before
   any agent had seen it), and logs each gap: on our topics (no transactions,
@@ -43,9 +45,12 @@ The fixes, each in the method it names:
   merges gaps into the acked offsets as a set, so a gap that overlaps real
   acks cannot slow commits down to one offset per interval.
 
-Left as Faust has it: a brand-new group (nothing committed yet) starts its
-first commit at the lowest acked offset, so a record lost before the group's
-very first commit would go unnoticed.
+A third: a partition the group had never committed (a worker killed before
+its first commit there) was not sought at all. Records dropped by the seek
+were never read again, and with no committed offset the first commit started
+at whatever was acked first: the sink committed 608 offsets it had never
+written. ``perform_seek`` now starts such partitions at their first offset and
+records that as their committed offset.
 
 The version check fails loudly if a different Faust is installed: these are
 Faust internals, and a new release must be re-checked (rerun the SIGKILL test)
@@ -80,24 +85,56 @@ def read_offsets_after_seek(committed: Mapping[Any, int | None]) -> dict[Any, in
     return {tp: offset - 1 if offset else None for tp, offset in committed.items()}
 
 
+async def _start_never_committed(
+    consumer: Any, committed: Mapping[TP, int | None]
+) -> dict[TP, int]:
+    """Seek agent partitions the group never committed to their first offset, and say where.
+
+    aiokafka's ``seek_to_committed`` leaves such a partition wherever its fetcher
+    had got to, so records read before the seek and dropped by it were never
+    read again; and with no committed offset Faust's first commit started at
+    whatever was acked first. Starting them explicitly at the log start (what
+    ``auto_offset_reset=earliest`` means) gives both a definite committed offset.
+    """
+    fresh = [
+        tp
+        for tp, offset in committed.items()
+        if offset is None and consumer.app.topics.acks_enabled_for(tp.topic)
+    ]
+    if not fresh:
+        return {}
+    starts = {
+        TP(tp.topic, tp.partition): offset
+        for tp, offset in (await consumer.earliest_offsets(*fresh)).items()
+        if offset is not None
+    }
+    if starts:
+        await consumer.seek_wait(starts)
+    return starts
+
+
 def _perform_seek(original: Callable[..., Any]) -> Callable[..., Any]:
     async def perform_seek(self: Any) -> None:
-        active = self._get_active_partitions()
-        held = set(active)
-        active.difference_update(held)  # the fetcher hands out nothing while positions move
+        # Stop the fetcher handing out records while positions move (Faust's own rebalance
+        # switch): the records of a batch fetched before the seek are dropped, not delivered
+        # after it. (Emptying the active-partition set instead is wrong: aiokafka reads an
+        # empty set as "every partition".)
+        flowing = bool(self.flow_active)
+        if flowing:
+            self.stop_flow()
         try:
             committed = {
                 TP(tp.topic, tp.partition): (offset if offset is not None and offset >= 0 else None)
                 for tp, offset in (await self.seek_to_committed()).items()
             }
+            committed.update(await _start_never_committed(self, committed))
             self._read_offset.update(read_offsets_after_seek(committed))
             self._committed_offset.update(
                 {tp: offset for tp, offset in committed.items() if offset is not None}
             )
         finally:
-            # a rebalance during the seek has set its own active partitions: keep those
-            still_ours = held & set(self.assignment()) if held else set()
-            active.update(still_ours - self._paused_partitions)
+            if flowing:
+                self.resume_flow()
 
     perform_seek.__doc__ = original.__doc__
     return perform_seek

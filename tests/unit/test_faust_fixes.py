@@ -106,38 +106,68 @@ def test_apply_refuses_an_unchecked_faust(monkeypatch: pytest.MonkeyPatch) -> No
         faust_fixes.apply()
 
 
-def seeking_consumer(active: set[TP], assigned: set[TP], seen: list[set[TP]]) -> Any:
-    """Faust's consumer as perform_seek sees it; the seek records what the fetcher may hand out."""
+def seeking_consumer(
+    seen: list[bool], flow_active: bool = True, committed: dict[TP, int | None] | None = None
+) -> Any:
+    """Faust's consumer as perform_seek sees it; the seek records whether records may flow."""
     read_offset: dict[TP, int | None] = defaultdict(lambda: None, {P0: 377})
-
-    async def seek_to_committed() -> dict[TP, int]:
-        seen.append(set(active))  # what the fetcher could deliver while the seek runs
-        await asyncio.sleep(0)
-        return {P0: 169, P1: 20}
-
-    return SimpleNamespace(
+    state: Any = SimpleNamespace(
         _read_offset=read_offset,
         _committed_offset=defaultdict(lambda: None),
-        _paused_partitions=set(),
-        _get_active_partitions=lambda: active,
-        assignment=lambda: assigned,
-        seek_to_committed=seek_to_committed,
+        flow_active=flow_active,
+        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)),
+        sought={},
     )
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        seen.append(state.flow_active)  # could the fetcher deliver while the seek runs?
+        await asyncio.sleep(0)
+        return committed if committed is not None else {P0: 169, P1: 20}
+
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return {tp: 5 for tp in tps}
+
+    async def seek_wait(offsets: dict[TP, int]) -> None:
+        state.sought.update(offsets)
+
+    state.earliest_offsets = earliest_offsets
+    state.seek_wait = seek_wait
+
+    def stop_flow() -> None:
+        state.flow_active = False
+
+    def resume_flow() -> None:
+        state.flow_active = True
+
+    state.seek_to_committed = seek_to_committed
+    state.stop_flow = stop_flow
+    state.resume_flow = resume_flow
+    return state
 
 
 def test_perform_seek_holds_delivery_while_positions_move() -> None:
-    active = {P0, P1}
-    seen: list[set[TP]] = []
-    state = seeking_consumer(active, {P0, P1}, seen)
+    seen: list[bool] = []
+    state = seeking_consumer(seen)
     asyncio.run(Consumer.perform_seek(state))
-    assert seen == [set()], "nothing is handed out during the seek"
-    assert active == {P0, P1}, "and everything again after it"
+    assert seen == [False], "nothing is handed out during the seek"
+    assert state.flow_active, "and records flow again after it"
     assert dict(state._read_offset) == {P0: 168, P1: 19}, "the last read is before the commit"
     assert dict(state._committed_offset) == {P0: 169, P1: 20}
 
 
-def test_perform_seek_does_not_resume_what_a_rebalance_took_away() -> None:
-    active = {P0, P1}
-    state = seeking_consumer(active, {P1}, [])  # P0 went to another worker meanwhile
+def test_perform_seek_starts_a_never_committed_partition_at_its_first_offset() -> None:
+    # a worker killed before its first commit on P0: read it from the log start, and
+    # make the log start its committed offset so the first commit must begin there
+    state = seeking_consumer([], committed={P0: None, P1: 20})
     asyncio.run(Consumer.perform_seek(state))
-    assert active == {P1}
+    assert state.sought == {P0: 5}
+    assert dict(state._committed_offset) == {P0: 5, P1: 20}
+    assert dict(state._read_offset) == {P0: 4, P1: 19}
+
+
+def test_perform_seek_leaves_a_stopped_flow_stopped() -> None:
+    # Faust seeks with the flow stopped itself during a rebalance: resuming is its call
+    seen: list[bool] = []
+    state = seeking_consumer(seen, flow_active=False)
+    asyncio.run(Consumer.perform_seek(state))
+    assert seen == [False] and state.flow_active is False
