@@ -60,9 +60,9 @@ def build_app(settings: Settings) -> WorkerApp:
         broker_commit_interval=1.0,
         # stream_wait_empty stays on (Faust's default): without it a rebalance clears the
         # stream buffers without rewinding, and the dropped events leave a gap that Faust
-        # never commits past (seen as a valid-topic lag that never drains). The price: a
-        # SIGTERM while a sink holds a batch through a ClickHouse outage waits until the
-        # orchestrator's grace period ends in SIGKILL; the batch is then replayed.
+        # never commits past (seen as a valid-topic lag that never drains). A SIGTERM while
+        # a sink holds a batch through a ClickHouse outage ends the process with status 75
+        # and the batch unacknowledged (runtime.unacked_on_failure); it is read again.
         stream_wait_empty=True,
         # A worker that died (SIGKILL, OOM) leaves the group after 10 s, not Kafka's 45 s,
         # so its replacement gets the partitions back quickly.

@@ -14,8 +14,9 @@ ClickHouse has taken it (end-to-end latency), without the sink knowing.
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -240,6 +241,35 @@ def _watch_commits(app: Any, observer: WorkerObserver) -> None:
     app.timer(interval=COMMIT_WATCH_SECONDS, name="regsosek-commit-watch")(watch_commits)
 
 
+#: Exit status of a worker that stopped because a batch could not be finished: restart it.
+EXIT_BATCH_UNFINISHED = 75
+
+
+async def unacked_on_failure(agent: str, batch: Awaitable[None]) -> None:
+    """Finish one batch, or end the process before Faust can acknowledge it.
+
+    Faust's ``take_events`` acknowledges a batch's events in a ``finally``
+    once the agent leaves the batch, however it leaves: an exception would
+    let the next commit pass events that were never published or written.
+    Bad input never raises here (it becomes a rejection), so a failure is a
+    bug or a sink giving up at shutdown during a ClickHouse outage; either
+    way the only safe move is to exit without committing. The orchestrator
+    restarts the worker, which reads the batch again from the committed offset.
+    """
+    try:
+        await batch
+    except Exception:
+        log.critical(
+            "%s could not finish a batch; exiting (status %d) so that it is not "
+            "acknowledged: it is read again after the restart",
+            agent,
+            EXIT_BATCH_UNFINISHED,
+            exc_info=True,
+        )
+        logging.shutdown()
+        os._exit(EXIT_BATCH_UNFINISHED)
+
+
 def _attach_agents(
     wapp: WorkerApp,
     settings: Settings,
@@ -258,21 +288,21 @@ def _attach_agents(
             settings.process_batch, within=settings.process_batch_seconds
         ):
             consumed(events)
-            await processing.handle(events)
+            await unacked_on_failure("process-submissions", processing.handle(events))
 
     async def sink_valid(stream: Any) -> None:
         async for events in stream.take_events(
             settings.sink_batch_rows, within=settings.sink_batch_seconds
         ):
             consumed(events)
-            await sink.handle_valid(events)
+            await unacked_on_failure("sink-households", sink.handle_valid(events))
 
     async def sink_rejected(stream: Any) -> None:
         async for events in stream.take_events(
             settings.sink_batch_rows, within=settings.sink_batch_seconds
         ):
             consumed(events)
-            await sink.handle_rejected(events)
+            await unacked_on_failure("sink-rejections", sink.handle_rejected(events))
 
     # concurrency 1 per agent: faust-streaming can commit past unprocessed messages otherwise
     app.agent(wapp.submissions, name="process-submissions", concurrency=1)(process)

@@ -171,7 +171,7 @@ class SinkStage:
                     exc,
                 )
                 if self._pause(pause):
-                    raise  # shutting down: the batch stays unacked and is replayed later
+                    raise  # shutting down: the agent exits unacked (unacked_on_failure)
                 pause = min(pause * 2, MAX_BACKOFF_S)
                 continue
             if rounds:

@@ -364,3 +364,45 @@ def test_a_lost_ack_stalls_the_commit_and_readiness_says_so(
         healthy.wait_idle()
         assert healthy.page("/readyz")["ready"] is True
     _assert_tables_equal_truth(healthy, latest)
+
+
+def test_sigterm_during_a_clickhouse_outage_exits_without_acknowledging_the_held_batch(
+    kafka: KafkaBackend,
+    prefix: str,
+    topics: dict[str, str],
+    registry: LocalRegistry,
+    tmp_path: Path,
+) -> None:
+    """An orchestrator stops the worker while a sink holds a batch: nothing may be lost."""
+    marker = tmp_path / "clickhouse-down"
+    worker = WorkerProcess(
+        kafka.bootstrap,
+        prefix,
+        tmp_path,
+        {"REGSOSEK_TEST_CLICKHOUSE_DOWN": str(marker), "REGSOSEK_SINK_RETRY_MAX_SECONDS": "1"},
+        entry=FAULT_ENTRY,
+    )
+    messages, latest = _workload(3000, seed=9)
+    worker.start()
+    try:
+        marker.touch()
+        _publish(kafka.bootstrap, topics[SUBMISSIONS], registry, messages)
+        deadline = time.monotonic() + 60
+        while not (worker.page("/stats") or {}).get("sink_failing"):
+            assert time.monotonic() < deadline, "the outage was never noticed"
+            time.sleep(0.5)
+        started = time.monotonic()
+        worker.stop()  # SIGTERM, ClickHouse still down
+        stopped_in = time.monotonic() - started
+    finally:
+        worker.stop()
+    assert worker.proc is not None
+    assert worker.proc.returncode == 75, worker.log.read_text()[-3000:]
+    assert stopped_in < 30, f"took {stopped_in:.0f}s to stop"
+    assert "could not finish a batch" in worker.log.read_text()
+    marker.unlink()
+    healthy = WorkerProcess(kafka.bootstrap, prefix, tmp_path, web_port=worker.web_port)
+    healthy.starts = worker.starts
+    with running(healthy):
+        healthy.wait_idle()
+    _assert_tables_equal_truth(healthy, latest)
