@@ -217,6 +217,9 @@ def test_dashboards_and_alerts_query_real_data(
 ) -> None:
     worker, gateway, prometheus = pipeline
     started = time.monotonic()
+    # Prometheus must have seen the counters at 0 before anything happens, or increase()
+    # finds no increase and the district looks silent (working hours, 03-10 UTC).
+    _wait_nonempty(prometheus, 'regsosek_district_submissions_total{district="35.09.02"}')
     _publish(kafka.bootstrap, prefix, gateway)
     worker.wait_idle()
     sent = SDK_VALID + SDK_BAD + DUPLICATES + UNDECODABLE + GATEWAY_SINGLE + GATEWAY_BATCH
@@ -226,7 +229,8 @@ def test_dashboards_and_alerts_query_real_data(
     prometheus.wait_for(f'sum(regsosek_events_in_total{{topic="{topic}"}})', sent)
     prometheus.wait_for('sum(regsosek_sink_rows_total{table="households"})', valid)
     prometheus.wait_for('sum(regsosek_sink_rows_total{table="rejection_payloads"})', rejected)
-    _wait_nonempty(prometheus, "regsosek_consumer_lag_messages")
+    # the worker refreshes its lag snapshot every 5 s: wait for the one after the last commit
+    prometheus.wait_for("sum(regsosek_consumer_lag_messages)", 0)
     time.sleep(3)  # a few more scrapes: every rate() window holds several samples
     print(f"\npipeline run and scraped in {time.monotonic() - started:.1f}s")
 
@@ -262,6 +266,7 @@ def test_dashboards_and_alerts_query_real_data(
     assert total("regsosek_worker_up") == 1
     assert total("regsosek_worker_rebalances_total") >= 1
     assert total("regsosek_consumer_lag_messages") == 0
+    assert total("regsosek_commit_stalled_seconds") == 0
     assert total("regsosek_commit_stalled_seconds") == 0
     # Simulated and test interviews are from 2022: every one lands in +Inf of this one.
     assert prometheus.value('sum(regsosek_interview_to_row_seconds_bucket{le="+Inf"})') == valid
