@@ -289,13 +289,8 @@ def test_sigkill_twice_mid_stream_loses_nothing_and_counts_once(
     _assert_tables_equal_truth(worker, latest)
 
 
-def test_clickhouse_outage_holds_the_batch_and_writes_everything_once(
-    kafka: KafkaBackend,
-    prefix: str,
-    topics: dict[str, str],
-    registry: LocalRegistry,
-    tmp_path: Path,
-) -> None:
+def _outage_worker(kafka: KafkaBackend, prefix: str, tmp_path: Path) -> tuple[WorkerProcess, Path]:
+    """A worker whose ClickHouse inserts fail while the returned marker file exists."""
     marker = tmp_path / "clickhouse-down"
     worker = WorkerProcess(
         kafka.bootstrap,
@@ -304,15 +299,42 @@ def test_clickhouse_outage_holds_the_batch_and_writes_everything_once(
         {"REGSOSEK_TEST_CLICKHOUSE_DOWN": str(marker), "REGSOSEK_SINK_RETRY_MAX_SECONDS": "1"},
         entry=FAULT_ENTRY,
     )
+    return worker, marker
+
+
+def _wait_sink_failing(worker: WorkerProcess, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (worker.page("/stats") or {}).get("sink_failing"):
+        assert time.monotonic() < deadline, "the outage was never noticed"
+        time.sleep(0.5)
+
+
+def _restart_healthy(worker: WorkerProcess) -> WorkerProcess:
+    """The runbook's restart: a fault-free worker on the same state, run until idle."""
+    healthy = WorkerProcess(
+        worker.bootstrap, worker.prefix, worker.state_dir, web_port=worker.web_port
+    )
+    healthy.starts = worker.starts  # its log is the next worker-N.log
+    with running(healthy):
+        healthy.wait_idle()
+        assert healthy.page("/readyz")["ready"] is True
+    return healthy
+
+
+def test_clickhouse_outage_holds_the_batch_and_writes_everything_once(
+    kafka: KafkaBackend,
+    prefix: str,
+    topics: dict[str, str],
+    registry: LocalRegistry,
+    tmp_path: Path,
+) -> None:
+    worker, marker = _outage_worker(kafka, prefix, tmp_path)
     messages, latest = _workload(12000, seed=5)
     worker.start()  # migrations and reference data go in while ClickHouse is up
     try:
         marker.touch()
         _publish(kafka.bootstrap, topics[SUBMISSIONS], registry, messages)
-        deadline = time.monotonic() + 60
-        while not (worker.page("/stats") or {}).get("sink_failing"):
-            assert time.monotonic() < deadline, "the outage was never noticed"
-            time.sleep(0.5)
+        _wait_sink_failing(worker)
         ready = worker.page("/readyz")
         assert ready["ready"] is False and ready["sink_failing"]
         time.sleep(5)  # the outage lasts a while; the worker must hold, not crash or drop
@@ -358,12 +380,7 @@ def test_a_lost_ack_stalls_the_commit_and_readiness_says_so(
         assert partition["first_missing"] == [3], partition
         assert group_lag(kafka.bootstrap, f"{prefix}-worker", [submissions]) > 0
     # the runbook: a restart re-reads from the stuck offset, and the sink counts once
-    healthy = WorkerProcess(kafka.bootstrap, prefix, tmp_path, web_port=worker.web_port)
-    healthy.starts = worker.starts
-    with running(healthy):
-        healthy.wait_idle()
-        assert healthy.page("/readyz")["ready"] is True
-    _assert_tables_equal_truth(healthy, latest)
+    _assert_tables_equal_truth(_restart_healthy(worker), latest)
 
 
 def test_sigterm_during_a_clickhouse_outage_exits_without_acknowledging_the_held_batch(
@@ -374,23 +391,13 @@ def test_sigterm_during_a_clickhouse_outage_exits_without_acknowledging_the_held
     tmp_path: Path,
 ) -> None:
     """An orchestrator stops the worker while a sink holds a batch: nothing may be lost."""
-    marker = tmp_path / "clickhouse-down"
-    worker = WorkerProcess(
-        kafka.bootstrap,
-        prefix,
-        tmp_path,
-        {"REGSOSEK_TEST_CLICKHOUSE_DOWN": str(marker), "REGSOSEK_SINK_RETRY_MAX_SECONDS": "1"},
-        entry=FAULT_ENTRY,
-    )
+    worker, marker = _outage_worker(kafka, prefix, tmp_path)
     messages, latest = _workload(3000, seed=9)
     worker.start()
     try:
         marker.touch()
         _publish(kafka.bootstrap, topics[SUBMISSIONS], registry, messages)
-        deadline = time.monotonic() + 60
-        while not (worker.page("/stats") or {}).get("sink_failing"):
-            assert time.monotonic() < deadline, "the outage was never noticed"
-            time.sleep(0.5)
+        _wait_sink_failing(worker)
         started = time.monotonic()
         worker.stop()  # SIGTERM, ClickHouse still down
         stopped_in = time.monotonic() - started
@@ -401,8 +408,4 @@ def test_sigterm_during_a_clickhouse_outage_exits_without_acknowledging_the_held
     assert stopped_in < 30, f"took {stopped_in:.0f}s to stop"
     assert "could not finish a batch" in worker.log.read_text()
     marker.unlink()
-    healthy = WorkerProcess(kafka.bootstrap, prefix, tmp_path, web_port=worker.web_port)
-    healthy.starts = worker.starts
-    with running(healthy):
-        healthy.wait_idle()
-    _assert_tables_equal_truth(healthy, latest)
+    _assert_tables_equal_truth(_restart_healthy(worker), latest)
