@@ -29,6 +29,7 @@ from pathlib import Path
 from string import Template
 
 from schemas.errors import BrokerError, DownloadError, MissingToolError, PortInUseError
+from schemas.limits import BROKER_MESSAGE_MAX_BYTES
 from streams.kafka_admin import broker_api_version, metadata_answered
 
 #: Where the pom, config template and logging config are kept in the repository.
@@ -143,13 +144,28 @@ class BrokerStatus:
 
 
 def render_config(template: str, spec: BrokerSpec, log_dirs: Path) -> str:
-    """Fill the server.properties template; unknown placeholders are an error."""
-    return Template(template).substitute(
+    """Fill the server.properties template; unknown placeholders are an error.
+
+    The size limits are appended from :mod:`schemas.limits` rather than written
+    in the template, so the broker, the producers and the gateway read one number.
+    """
+    rendered = Template(template).substitute(
         host=spec.host,
         port=spec.port,
         controller_port=spec.controller_port,
         log_dirs=str(log_dirs),
         partitions=spec.partitions,
+    )
+    return rendered.rstrip("\n") + "\n" + _size_limits()
+
+
+def _size_limits() -> str:
+    """The broker's record size limit, set on purpose (see schemas/limits.py)."""
+    return (
+        "\n# Size limits: schemas/limits.py (BROKER_MESSAGE_MAX_BYTES). Kafka's own default,\n"
+        "# written down on purpose: above the producers' max_request_size (MAX_RECORD_BYTES),\n"
+        "# so whatever the SDK, the gateway or the worker may send, the broker takes.\n"
+        f"message.max.bytes={BROKER_MESSAGE_MAX_BYTES}\n"
     )
 
 

@@ -17,6 +17,12 @@ What a field app (or the gateway, or the simulator) gets from it:
   record's outcome; one bad record never blocks the others.
 * **Ordering per household.** Submissions are keyed by ``household_id``, so all
   revisions of one household land on one partition, in order.
+* **Size limits before sending.** A submission whose wire bytes exceed
+  :data:`~schemas.limits.MAX_SUBMISSION_BYTES` is refused before any Kafka call
+  (:class:`RecordTooLargeError`, or a :class:`RejectedRecord` with the code
+  :data:`~schemas.limits.TOO_LARGE_CODE` in a batch), so everything the SDK sends
+  can be republished and quarantined by the worker; the producer's
+  ``max_request_size`` is :data:`~schemas.limits.MAX_RECORD_BYTES` on purpose.
 
 Compression is gzip by default: it needs no extra package in kafka-python,
 every Kafka client reads it, and on a tablet's mobile link the better ratio
@@ -40,7 +46,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas.catalog import subject_for
-from schemas.errors import BrokerError, SchemaValidationError
+from schemas.errors import BrokerError, RegsosekError, SchemaValidationError
+from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
 from schemas.validate import FieldError
@@ -69,6 +76,46 @@ class PublishError(BrokerError):
         self.outcomes: list[Receipt | RejectedRecord | None] = list(outcomes)
 
 
+class RecordTooLargeError(RegsosekError):
+    """A record is larger on the wire than its publisher accepts; nothing was sent.
+
+    Not retriable: the same record is refused again. ``code`` is
+    :data:`~schemas.limits.TOO_LARGE_CODE`, the reason code the gateway answers
+    with (413) and the worker rejects with; ``size`` and ``limit`` are wire bytes
+    (Avro body plus the 5-byte Confluent header).
+    """
+
+    exit_code = SchemaValidationError.exit_code  # a bad record, like a schema mismatch
+
+    def __init__(self, size: int, limit: int, record_id: str = "", schema_name: str = "") -> None:
+        self.code = TOO_LARGE_CODE
+        self.size = size
+        self.limit = limit
+        self.record_id = record_id
+        what = " ".join(part for part in (schema_name or "record", record_id) if part)
+        super().__init__(
+            f"{TOO_LARGE_CODE}: {what} is {size} bytes encoded (Avro wire format), "
+            f"over the limit of {limit} bytes; it was not sent"
+        )
+
+
+class CheckedRecord(dict[str, Any]):
+    """A record already checked field by field against the current ``schema_name``.
+
+    The gateway's JSON conversion (:class:`~schemas.jsonform.JsonForm`) validates
+    while it converts; wrapping its result in this type tells a publisher of the
+    same schema not to run the same check a second time before encoding. fastavro
+    still refuses what it cannot write (a :class:`SchemaValidationError`), and
+    the size limit still applies. Do not change a record after wrapping it.
+    """
+
+    __slots__ = ("schema_name",)
+
+    def __init__(self, record: Mapping[str, Any], schema_name: str) -> None:
+        super().__init__(record)
+        self.schema_name = schema_name
+
+
 @dataclass(frozen=True)
 class Receipt:
     """Proof that the broker stored a record: where it is, and which record it was."""
@@ -86,11 +133,17 @@ class Receipt:
 
 @dataclass(frozen=True)
 class RejectedRecord:
-    """A record of a batch that was not sent because it does not match the schema."""
+    """A record of a batch that was not sent: it does not match the schema, or is too large.
+
+    ``code`` is ``None`` for a schema mismatch (``errors`` names every bad field)
+    and :data:`~schemas.limits.TOO_LARGE_CODE` for a record over the size limit
+    (``errors`` holds one entry for the whole record, path ``""``).
+    """
 
     index: int
     record_id: str | None
     errors: tuple[FieldError, ...]
+    code: str | None = None
 
     def __str__(self) -> str:
         shown = "; ".join(str(error) for error in self.errors)
@@ -151,6 +204,10 @@ class ProducerOptions:
             # The producer resolves every future itself within this bound (Kafka
             # requires it to cover linger + one request).
             "delivery_timeout_ms": self.timeout_ms + self.linger_ms,
+            # On purpose, not kafka-python's default (1 MiB): the same bound as the
+            # worker's producers, see schemas/limits.py. Submissions are refused
+            # well below it (MAX_SUBMISSION_BYTES) before they reach the producer.
+            "max_request_size": MAX_RECORD_BYTES,
             **self.extra,
         }
 
@@ -161,7 +218,12 @@ class ProducerOptions:
 
 
 class AvroPublisher:
-    """Publishes records of one schema to one topic, keyed by one of their fields."""
+    """Publishes records of one schema to one topic, keyed by one of their fields.
+
+    ``max_value_bytes`` bounds a record's wire bytes: a larger one is refused
+    before any Kafka call (:class:`RecordTooLargeError`). ``None`` leaves the
+    bound to the producer's ``max_request_size``.
+    """
 
     def __init__(
         self,
@@ -173,11 +235,13 @@ class AvroPublisher:
         key_field: str,
         id_field: str,
         options: ProducerOptions | None = None,
+        max_value_bytes: int | None = None,
     ) -> None:
         self.topic = topic
         self.bootstrap = bootstrap
         self.options = options or ProducerOptions()
         self.serializer = AvroSerializer(registry, subject_for(schema_name), schema_name)
+        self.max_value_bytes = max_value_bytes
         self._key_field = key_field
         self._id_field = id_field
         self._producer: Any = None
@@ -205,15 +269,28 @@ class AvroPublisher:
 
     # --- publishing ------------------------------------------------------------------
     def encode(self, record: Mapping[str, Any]) -> tuple[bytes, bytes]:
-        """(key, value) for ``record``; raises SchemaValidationError naming every bad field."""
-        value = self.serializer.encode(record)
+        """(key, value) for ``record``, never touching Kafka.
+
+        Raises SchemaValidationError naming every bad field, or RecordTooLargeError
+        when the value is over ``max_value_bytes``. A :class:`CheckedRecord` of
+        this publisher's schema is not validated again.
+        """
+        checked = (
+            isinstance(record, CheckedRecord) and record.schema_name == self.serializer.schema_name
+        )
+        value = self.serializer.encode(record, validate=not checked)
+        if self.max_value_bytes is not None and len(value) > self.max_value_bytes:
+            raise RecordTooLargeError(
+                len(value), self.max_value_bytes, self._id(record), self.serializer.schema_name
+            )
         return str(record[self._key_field]).encode("utf-8"), value
 
     def publish(self, record: Mapping[str, Any]) -> Receipt:
         """Send one record and return once the broker acknowledged it.
 
-        Raises SchemaValidationError (nothing was sent) or PublishError (the
-        record may or may not be stored: send it again, it is deduplicated).
+        Raises SchemaValidationError or RecordTooLargeError (nothing was sent) or
+        PublishError (the record may or may not be stored: send it again, it is
+        deduplicated).
         """
         key, value = self.encode(record)
         producer = self._ensure_producer()
@@ -227,8 +304,8 @@ class AvroPublisher:
     def publish_batch(self, records: Sequence[Mapping[str, Any]]) -> list[BatchOutcome]:
         """Publish a backlog: one outcome per record, in the order given.
 
-        Every record is validated first; invalid ones become
-        :class:`RejectedRecord` and are not sent. The valid ones are sent
+        Every record is validated and size-checked first; invalid or too large
+        ones become :class:`RejectedRecord` and are not sent. The valid ones are sent
         together and flushed once. If the broker fails to acknowledge any of
         them, PublishError is raised with the outcomes known so far.
         """
@@ -239,6 +316,12 @@ class AvroPublisher:
                 key, value = self.encode(record)
             except SchemaValidationError as invalid:
                 outcomes[index] = RejectedRecord(index, self._id(record), tuple(invalid.errors))
+                continue
+            except RecordTooLargeError as too_large:
+                error = FieldError("", str(too_large))
+                outcomes[index] = RejectedRecord(
+                    index, self._id(record), (error,), code=too_large.code
+                )
                 continue
             ready.append((index, key, value))
         if ready:
@@ -300,7 +383,12 @@ class AvroPublisher:
 
 
 class SubmissionPublisher(AvroPublisher):
-    """Household submissions to ``regsosek.submissions``, keyed by ``household_id``."""
+    """Household submissions to ``regsosek.submissions``, keyed by ``household_id``.
+
+    A submission over :data:`~schemas.limits.MAX_SUBMISSION_BYTES` on the wire is
+    refused before sending, so the worker can always republish (and quarantine)
+    what this publisher sent.
+    """
 
     def __init__(
         self,
@@ -318,6 +406,7 @@ class SubmissionPublisher(AvroPublisher):
             key_field="household_id",
             id_field="submission_id",
             options=options,
+            max_value_bytes=MAX_SUBMISSION_BYTES,
         )
 
 

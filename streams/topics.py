@@ -27,6 +27,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from schemas.errors import BrokerError
+from schemas.limits import BROKER_MESSAGE_MAX_BYTES
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ def topic_configs(settings: Settings, *, retention: bool = True) -> dict[str, st
         # broker recompressing them would cost CPU for nothing.
         "compression.type": "producer",
         "cleanup.policy": "delete",
+        # On purpose, not inherited from whatever the cluster's message.max.bytes
+        # is: above the producers' max_request_size, see schemas/limits.py.
+        "max.message.bytes": str(BROKER_MESSAGE_MAX_BYTES),
     }
     if retention:
         configs["retention.ms"] = str(settings.topic_retention_ms)

@@ -77,7 +77,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """The gateway's limits and where Kafka is (for the readiness probe)."""
+    """The gateway's limits and where Kafka is (for the readiness probe).
+
+    ``max_body_bytes`` only bounds what the gateway reads. Whether a submission
+    fits is decided by its Avro wire size (:data:`~schemas.limits.MAX_SUBMISSION_BYTES`,
+    413 with :data:`~schemas.limits.TOO_LARGE_CODE`); its JSON is larger than its
+    Avro encoding (field names, quotes, base64) as a rule, so the body limit sits above it.
+    """
 
     bootstrap: str
     max_body_bytes: int = 1024 * 1024

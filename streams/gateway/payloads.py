@@ -6,6 +6,9 @@ rendered by one function into the documented error body::
     {"error": "2 invalid field(s) for HouseholdSubmission: ...",
      "errors": [{"path": "members[0].sex", "problem": "unknown enum symbol ..."}]}
 
+A refusal with a stable reason code also carries ``"code"`` (a submission over
+the size limit: ``{"error": "...", "code": "SUBMISSION_TOO_LARGE"}``).
+
 Batch answers are shaped here too, so the 202/207 rule is unit-tested
 without a server or a broker. See docs/openapi.yaml for the contract.
 """
@@ -17,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.limits import TOO_LARGE_CODE
 from schemas.validate import FieldError
 from streams.sdk import Receipt
 
@@ -24,7 +28,11 @@ JSON_TYPES = ("application/json",)
 
 
 class Problem(Exception):
-    """A refused request (an HTTP "problem", RFC 9457): status, message, field errors."""
+    """A refused request (an HTTP "problem", RFC 9457): status, message, field errors.
+
+    ``code`` is a stable reason code for refusals an app must tell apart
+    programmatically (e.g. :data:`~schemas.limits.TOO_LARGE_CODE`).
+    """
 
     def __init__(
         self,
@@ -32,24 +40,38 @@ class Problem(Exception):
         message: str,
         errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = list(errors)
         self.headers = dict(headers or {})
+        self.code = code
 
     def body(self) -> dict[str, Any]:
         """The JSON error body."""
-        return error_body(self.message, self.errors)
+        return error_body(self.message, self.errors, self.code)
 
 
-def error_body(message: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:
-    """``{"error": message, "errors": [{"path", "problem"}...]}`` (errors only when any)."""
+def error_body(
+    message: str, errors: Sequence[FieldError] = (), code: str | None = None
+) -> dict[str, Any]:
+    """``{"error": message, "code", "errors": [{"path", "problem"}...]}``.
+
+    ``code`` only when there is one, ``errors`` only when there are any.
+    """
     body: dict[str, Any] = {"error": message}
+    if code is not None:
+        body["code"] = code
     if errors:
         body["errors"] = [{"path": e.path, "problem": e.problem} for e in errors]
     return body
+
+
+def too_large(message: str) -> Problem:
+    """413 with :data:`~schemas.limits.TOO_LARGE_CODE`: a submission over the size limit."""
+    return Problem(413, message, code=TOO_LARGE_CODE)
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -119,13 +141,14 @@ class ItemResult:
     receipt: Receipt | None = None
     message: str = ""
     errors: tuple[FieldError, ...] = field(default_factory=tuple)
+    code: str | None = None
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
         if self.receipt is not None:
             return out | receipt_body(self.receipt)
         out["submission_id"] = self.submission_id
-        return out | error_body(self.message, self.errors)
+        return out | error_body(self.message, self.errors, self.code)
 
 
 def accepted(index: int, receipt: Receipt) -> ItemResult:
@@ -134,9 +157,15 @@ def accepted(index: int, receipt: Receipt) -> ItemResult:
 
 
 def refused(index: int, item: Any, problem: Problem) -> ItemResult:
-    """An item refused for its content (400) or its enumerator (403)."""
+    """An item refused for its content (400), its size (413) or its enumerator (403)."""
     return ItemResult(
-        index, problem.status, submission_id_of(item), None, problem.message, tuple(problem.errors)
+        index,
+        problem.status,
+        submission_id_of(item),
+        None,
+        problem.message,
+        tuple(problem.errors),
+        problem.code,
     )
 
 

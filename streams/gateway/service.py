@@ -4,6 +4,13 @@ Synchronous on purpose: it runs in the gateway's thread pool, because the
 publisher is the SDK's kafka-python producer, which blocks until Kafka
 acknowledges. Everything it refuses is a :class:`Problem`; everything it
 accepts has a receipt, which exists only after the broker acknowledged.
+
+Each submission is validated once: :class:`~schemas.jsonform.JsonForm` checks
+every field while converting the JSON, and hands the publisher a
+:class:`~streams.sdk.CheckedRecord`, which the SDK encodes without checking it
+again. The SDK still refuses a submission whose wire bytes are over
+:data:`~schemas.limits.MAX_SUBMISSION_BYTES` before sending it, answered here
+as 413 with the reason code :data:`~schemas.limits.TOO_LARGE_CODE`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 from schemas.errors import SchemaValidationError
 from schemas.jsonform import JsonForm
+from schemas.limits import TOO_LARGE_CODE
 from streams.gateway.auth import Authenticated, forbidden_reason
 from streams.gateway.payloads import (
     ItemResult,
@@ -22,8 +30,16 @@ from streams.gateway.payloads import (
     not_acknowledged,
     refused,
     submission_id_of,
+    too_large,
 )
-from streams.sdk import Publisher, PublishError, Receipt, RejectedRecord
+from streams.sdk import (
+    CheckedRecord,
+    Publisher,
+    PublishError,
+    Receipt,
+    RecordTooLargeError,
+    RejectedRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +59,14 @@ class SubmissionService:
         self._retry_after = {"Retry-After": str(retry_after_s)}
 
     def submit(self, caller: Authenticated, document: Any) -> Receipt:
-        """Publish one submission; Problem 403/400/503 when it cannot be accepted."""
+        """Publish one submission; Problem 403/400/413/503 when it cannot be accepted."""
         record = self.record(caller, document)
         try:
             return self.publisher.publish(record)
         except SchemaValidationError as invalid:
             raise _invalid(invalid) from None
+        except RecordTooLargeError as large:
+            raise too_large(str(large)) from None
         except PublishError as exc:
             log.warning("submission %s not acknowledged: %s", submission_id_of(document), exc)
             raise Problem(503, NOT_STORED, headers=self._retry_after) from exc
@@ -80,13 +98,13 @@ class SubmissionService:
         """The Retry-After header sent with every 503."""
         return dict(self._retry_after)
 
-    def record(self, caller: Authenticated, document: Any) -> dict[str, Any]:
-        """The Avro-ready record of one JSON submission, or Problem 403/400."""
+    def record(self, caller: Authenticated, document: Any) -> CheckedRecord:
+        """The Avro-ready, validated record of one JSON submission, or Problem 403/400."""
         reason = forbidden_reason(caller, document)
         if reason is not None:
             raise Problem(403, reason)
         try:
-            return self._form.from_json(document)
+            return CheckedRecord(self._form.from_json(document), self._form.name)
         except SchemaValidationError as invalid:
             raise _invalid(invalid) from None
 
@@ -95,6 +113,8 @@ def _item_result(index: int, item: Any, outcome: Receipt | RejectedRecord | None
     if isinstance(outcome, Receipt):
         return accepted(index, outcome)
     if isinstance(outcome, RejectedRecord):
+        if outcome.code == TOO_LARGE_CODE:
+            return refused(index, item, too_large(outcome.errors[0].problem))
         problem = Problem(400, "does not match the schema", outcome.errors)
         return refused(index, item, problem)
     return not_acknowledged(index, item)

@@ -17,14 +17,16 @@ from typing import Any
 
 import pytest
 
-from schemas.catalog import load_schema
+from schemas.catalog import load_schema, subject_for
 from schemas.jsonform import to_json
+from schemas.limits import MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
 from schemas.registry import LocalRegistry
-from schemas.serde import AvroDeserializer
+from schemas.serde import AvroDeserializer, AvroSerializer
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore
 from streams.sdk import ProducerOptions, SubmissionPublisher
-from streams.topics import TopicSpec, ensure_topics
+from streams.settings import Settings
+from streams.topics import TopicSpec, ensure_topics, topic_configs
 from tests.backends import KafkaBackend, free_port
 from tests.builders import household_submission
 from tests.gateway_harness import RunningGateway as ServedGateway
@@ -79,13 +81,32 @@ def submission(**overrides: Any) -> dict[str, Any]:
     return to_json(load_schema("HouseholdSubmission"), household_submission(**overrides))
 
 
-def start_gateway(bootstrap: str, topic: str, timeout_ms: int = 10_000) -> RunningGateway:
+def sized_submission(wire_bytes: int) -> dict[str, Any]:
+    """A valid submission in natural JSON whose Avro wire encoding is ``wire_bytes`` long."""
+    serializer = AvroSerializer(
+        LocalRegistry(), subject_for("HouseholdSubmission"), "HouseholdSubmission"
+    )
+    record = household_submission()
+    record["enumeration"]["notes"] = ""
+    length = wire_bytes - len(serializer.encode(record))
+    for _ in range(4):  # the string's length prefix grows by a byte now and then
+        record["enumeration"]["notes"] = "x" * length
+        size = len(serializer.encode(record))
+        if size == wire_bytes:
+            return to_json(load_schema("HouseholdSubmission"), record)
+        length -= size - wire_bytes
+    raise AssertionError(f"cannot build a submission of {wire_bytes} bytes")
+
+
+def start_gateway(
+    bootstrap: str, topic: str, timeout_ms: int = 10_000, max_body: int = MAX_BODY
+) -> RunningGateway:
     registry = LocalRegistry()
     options = ProducerOptions(client_id="gateway-test", timeout_ms=timeout_ms)
     publisher = SubmissionPublisher(bootstrap, registry, topic=topic, options=options)
     config = GatewayConfig(
         bootstrap=bootstrap,
-        max_body_bytes=MAX_BODY,
+        max_body_bytes=max_body,
         max_batch_items=MAX_ITEMS,
         kafka_timeout_ms=timeout_ms,
     )
@@ -187,6 +208,44 @@ def test_oversized_body_is_413(
     assert answer.status == 413
     assert str(MAX_BODY) in answer.body["error"]
     assert stored() == {}
+
+
+def test_submission_size_limit_holds_through_the_broker(
+    kafka: KafkaBackend, unique_topic: Callable[[str], str]
+) -> None:
+    """At the limit: 202 and on the topic. One byte over: 413 SUBMISSION_TOO_LARGE, not stored.
+
+    The topic has the platform's configs (max.message.bytes on purpose) and the
+    gateway its default body limit, so this is the size chain as deployed.
+    """
+    name = unique_topic("gateway-size")
+    configs = topic_configs(Settings(topic_replication=1), retention=False)
+    ensure_topics(kafka.bootstrap, [TopicSpec(name, 3, 1, configs)])
+    default_body = GatewayConfig(bootstrap=kafka.bootstrap).max_body_bytes
+    running = start_gateway(kafka.bootstrap, name, max_body=default_body)
+    try:
+        at_limit = sized_submission(MAX_SUBMISSION_BYTES)
+        over = sized_submission(MAX_SUBMISSION_BYTES + 1)
+        accepted = running.request("POST", "/v1/submissions", at_limit)
+        refused = running.request("POST", "/v1/submissions", over)
+        batch = running.request("POST", "/v1/submissions/batch", [over, submission()])
+    finally:
+        running.stop()
+    assert accepted.status == 202, accepted.body
+    assert refused.status == 413, refused.body
+    assert refused.body["code"] == TOO_LARGE_CODE
+    assert f"limit of {MAX_SUBMISSION_BYTES} bytes" in refused.body["error"]
+    assert batch.status == 207, batch.body
+    assert [item["status"] for item in batch.body["results"]] == [413, 202]
+    assert batch.body["results"][0]["code"] == TOO_LARGE_CODE
+
+    messages = {(m.partition, m.offset): m for m in read_topic(kafka.bootstrap, name)}
+    assert len(messages) == 2, "the accepted one and the batch's small one; no oversized one"
+    stored = messages[accepted.body["partition"], accepted.body["offset"]]
+    assert len(stored.value) == MAX_SUBMISSION_BYTES
+    record = AvroDeserializer(LocalRegistry(), "HouseholdSubmission").decode(stored.value)
+    assert record["submission_id"] == at_limit["submission_id"]
+    assert record["enumeration"]["notes"] == at_limit["enumeration"]["notes"]
 
 
 def test_no_token_is_401_with_a_bearer_challenge(gateway: RunningGateway) -> None:

@@ -9,19 +9,26 @@ checked.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from schemas.catalog import load_schema
 from schemas.jsonform import to_json
+from schemas.limits import MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
+from schemas.registry import LocalRegistry
+from schemas.validate import FieldError
 from streams.gateway.app import OPENAPI_FILE, GatewayConfig, create_app
 from streams.gateway.auth import TokenStore
-from streams.sdk import BatchOutcome, PublishError, Receipt
+from streams.sdk import BatchOutcome, PublishError, Receipt, SubmissionPublisher
+from streams.settings import Settings
 from tests.builders import household_submission
 
 TOKEN = "unit-token-0123456789"
@@ -165,3 +172,141 @@ def test_openapi_documents_every_route_and_status() -> None:
         node: Any = doc
         for part in ref.removeprefix("#/").split("/"):
             node = node[part]  # KeyError = a dangling $ref
+
+
+# --- size limits and one validation, through the real SDK publisher ----------------------
+
+
+class AcknowledgingProducer:
+    """Stands in for kafka-python's producer under a real SubmissionPublisher."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        self.values.append(value)
+        metadata = SimpleNamespace(topic=topic, partition=0, offset=len(self.values) - 1)
+        return SimpleNamespace(get=lambda timeout: metadata)
+
+    def flush(self, timeout: float) -> None:
+        return None
+
+    def close(self, timeout: float) -> None:
+        return None
+
+
+class RecordingObserver:
+    def __init__(self) -> None:
+        self.submissions: list[int] = []
+
+    def on_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        return None
+
+    def on_submissions(self, statuses: Sequence[int]) -> None:
+        self.submissions.extend(statuses)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return b"", "text/plain"
+
+
+def sdk_publisher() -> tuple[SubmissionPublisher, AcknowledgingProducer]:
+    publisher = SubmissionPublisher("127.0.0.1:9", LocalRegistry())
+    producer = AcknowledgingProducer()
+    publisher._producer = producer
+    return publisher, producer
+
+
+def sized_json(publisher: SubmissionPublisher, wire_bytes: int) -> dict[str, Any]:
+    """A valid submission in natural JSON whose Avro wire encoding is ``wire_bytes`` long."""
+    record = household_submission()
+    record["enumeration"]["notes"] = ""
+    length = wire_bytes - len(publisher.serializer.encode(record))
+    for _ in range(4):  # the string's length prefix grows by a byte now and then
+        record["enumeration"]["notes"] = "x" * length
+        size = len(publisher.serializer.encode(record))
+        if size == wire_bytes:
+            return to_json(load_schema("HouseholdSubmission"), record)
+        length -= size - wire_bytes
+    raise AssertionError(f"cannot build a submission of {wire_bytes} bytes")
+
+
+def test_a_submission_over_the_size_limit_is_413_with_the_reason_code() -> None:
+    publisher, producer = sdk_publisher()
+    observer = RecordingObserver()
+    tokens = TokenStore.from_mapping({TOKEN: "0412"})
+    app = create_app(GatewayConfig(bootstrap="127.0.0.1:9"), tokens, publisher, observer)
+    at_limit = sized_json(publisher, MAX_SUBMISSION_BYTES)
+    over = sized_json(publisher, MAX_SUBMISSION_BYTES + 1)
+    (refused, stored) = run(
+        app,
+        ("POST", "/v1/submissions", {"json": over, "headers": AUTH}),
+        ("POST", "/v1/submissions", {"json": at_limit, "headers": AUTH}),
+    )
+    assert refused[0] == 413
+    assert refused[2]["code"] == TOO_LARGE_CODE
+    assert f"{MAX_SUBMISSION_BYTES + 1} bytes" in refused[2]["error"]
+    assert f"limit of {MAX_SUBMISSION_BYTES} bytes" in refused[2]["error"]
+    assert stored[0] == 202, stored[2]
+    assert [len(value) for value in producer.values] == [MAX_SUBMISSION_BYTES]
+    assert observer.submissions == [413, 202], "the refusal is counted with status 413"
+
+
+def test_each_batch_item_is_checked_for_size() -> None:
+    publisher, producer = sdk_publisher()
+    observer = RecordingObserver()
+    tokens = TokenStore.from_mapping({TOKEN: "0412"})
+    app = create_app(GatewayConfig(bootstrap="127.0.0.1:9"), tokens, publisher, observer)
+    items = [submission_json(), sized_json(publisher, MAX_SUBMISSION_BYTES + 1), submission_json()]
+    ((status, _headers, body),) = run(
+        app, ("POST", "/v1/submissions/batch", {"json": items, "headers": AUTH})
+    )
+    assert status == 207, body
+    assert [item["status"] for item in body["results"]] == [202, 413, 202]
+    too_large = body["results"][1]
+    assert too_large["code"] == TOO_LARGE_CODE
+    assert too_large["submission_id"] == items[1]["submission_id"]
+    assert "errors" not in too_large
+    assert len(producer.values) == 2
+    assert sorted(observer.submissions) == [202, 202, 413]
+
+
+def test_the_gateway_validates_a_submission_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JsonForm checks every field while converting; the SDK does not check them again."""
+    publisher, producer = sdk_publisher()
+    sdk_checks: list[Mapping[str, Any]] = []
+    validator = publisher.serializer._validator
+    check = validator.validate
+
+    def counted(record: Mapping[str, Any]) -> list[FieldError]:
+        sdk_checks.append(record)
+        return check(record)
+
+    monkeypatch.setattr(validator, "validate", counted)
+    bad = submission_json()
+    bad["members"][0]["sex"] = "L"
+    del bad["revision"]
+    app = create_app(
+        GatewayConfig(bootstrap="127.0.0.1:9"), TokenStore.from_mapping({TOKEN: "0412"}), publisher
+    )
+    (single, batch, invalid) = run(
+        app,
+        ("POST", "/v1/submissions", {"json": submission_json(), "headers": AUTH}),
+        ("POST", "/v1/submissions/batch", {"json": [submission_json(), bad], "headers": AUTH}),
+        ("POST", "/v1/submissions", {"json": bad, "headers": AUTH}),
+    )
+    assert single[0] == 202
+    assert [item["status"] for item in batch[2]["results"]] == [202, 400]
+    assert len(producer.values) == 2
+    assert sdk_checks == [], "records the gateway converted are not validated a second time"
+    assert invalid[0] == 400
+    assert {error["path"] for error in invalid[2]["errors"]} == {"members[0].sex", "revision"}
+    assert batch[2]["results"][1]["errors"] == invalid[2]["errors"]
+
+
+def test_the_body_limit_is_not_what_decides_a_submissions_size() -> None:
+    """The JSON of a submission at the Avro limit fits in the default body limit."""
+    publisher, _producer = sdk_publisher()
+    default = GatewayConfig(bootstrap="127.0.0.1:9").max_body_bytes
+    assert Settings.model_fields["gateway_max_body_bytes"].default == default
+    at_limit = json.dumps(sized_json(publisher, MAX_SUBMISSION_BYTES)).encode()
+    assert MAX_SUBMISSION_BYTES < len(at_limit) < default

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.limits import TOO_LARGE_CODE
 from schemas.validate import FieldError
 from streams.gateway.payloads import (
     ItemResult,
@@ -18,6 +19,7 @@ from streams.gateway.payloads import (
     parse_json,
     receipt_body,
     refused,
+    too_large,
 )
 from streams.sdk import Receipt
 
@@ -129,3 +131,27 @@ def test_batch_body_is_in_request_order_with_per_item_details() -> None:
     assert body["results"][1]["errors"] == [{"path": "revision", "problem": "expected int"}]
     assert body["results"][2]["submission_id"] is None
     assert "error" not in body
+
+
+def test_a_too_large_submission_is_413_with_its_reason_code() -> None:
+    problem = too_large(f"{TOO_LARGE_CODE}: HouseholdSubmission sub-3 is 600000 bytes")
+    assert problem.status == 413
+    assert problem.body() == {
+        "error": f"{TOO_LARGE_CODE}: HouseholdSubmission sub-3 is 600000 bytes",
+        "code": TOO_LARGE_CODE,
+    }
+    item = refused(3, {"submission_id": "sub-3"}, problem)
+    assert item.body() == {
+        "index": 3,
+        "status": 413,
+        "submission_id": "sub-3",
+        "error": problem.message,
+        "code": TOO_LARGE_CODE,
+    }
+    assert batch_status([accepted(0, RECEIPT), item]) == 207
+
+
+def test_error_body_carries_a_code_only_when_there_is_one() -> None:
+    assert "code" not in error_body("nope")
+    assert "code" not in Problem(400, "x", [FieldError("a", "b")]).body()
+    assert error_body("big", code="X") == {"error": "big", "code": "X"}

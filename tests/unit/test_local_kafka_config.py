@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.limits import BROKER_MESSAGE_MAX_BYTES
 from streams import local_kafka
 
 
@@ -38,6 +39,14 @@ def test_rendered_config_is_single_node_kraft(tmp_path: Path) -> None:
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["num.partitions"] == "4"
     assert "$" not in rendered
+
+
+def test_rendered_config_sets_the_record_size_limit_on_purpose(tmp_path: Path) -> None:
+    template = (local_kafka.DEPLOY_DIR / "server.properties.template").read_text()
+    rendered = local_kafka.render_config(template, _spec(tmp_path), tmp_path / "data")
+    settings = [line for line in rendered.splitlines() if line.startswith("message.max.bytes=")]
+    assert settings == [f"message.max.bytes={BROKER_MESSAGE_MAX_BYTES}"], "once, from limits.py"
+    assert "schemas/limits.py" in rendered
 
 
 def test_unknown_placeholder_is_an_error(tmp_path: Path) -> None:

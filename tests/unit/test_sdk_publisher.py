@@ -1,20 +1,29 @@
-"""SDK choices that need no broker: producer settings, validation before any I/O."""
+"""SDK choices that need no broker: producer settings, validation and size before any I/O."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from schemas.errors import SchemaValidationError
+from schemas.limits import (
+    BROKER_MESSAGE_MAX_BYTES,
+    MAX_RECORD_BYTES,
+    MAX_SUBMISSION_BYTES,
+    TOO_LARGE_CODE,
+)
 from schemas.registry import LocalRegistry
 from schemas.validate import FieldError
 from streams.sdk import (
+    CheckedRecord,
     EnumeratorEventPublisher,
     ProducerOptions,
     PublishError,
     Receipt,
+    RecordTooLargeError,
     RejectedRecord,
     SubmissionPublisher,
 )
@@ -112,3 +121,91 @@ def test_receipt_names_the_submission() -> None:
 def test_rejected_record_reads_well() -> None:
     rejected = RejectedRecord(3, "sub-9", (FieldError("members", "missing required field"),))
     assert str(rejected) == "record 3 (sub-9): members: missing required field"
+
+
+# --- size limits (schemas/limits.py) ---------------------------------------------------
+
+
+def sized_submission(publisher: SubmissionPublisher, wire_bytes: int) -> dict[str, Any]:
+    """A valid submission whose Confluent-framed Avro value is exactly ``wire_bytes`` long."""
+    record = household_submission()
+    record["enumeration"]["notes"] = ""
+    length = wire_bytes - len(publisher.serializer.encode(record))
+    for _ in range(4):  # the string's length prefix grows by a byte now and then
+        record["enumeration"]["notes"] = "x" * length
+        size = len(publisher.serializer.encode(record))
+        if size == wire_bytes:
+            return record
+        length -= size - wire_bytes
+    raise AssertionError(f"cannot build a submission of {wire_bytes} bytes")
+
+
+def test_producer_request_size_is_the_shared_limit_on_purpose() -> None:
+    config = ProducerOptions().producer_config("k:9092")
+    assert config["max_request_size"] == MAX_RECORD_BYTES
+    assert MAX_SUBMISSION_BYTES < MAX_RECORD_BYTES < BROKER_MESSAGE_MAX_BYTES
+
+
+def test_submission_at_the_limit_encodes(registry: LocalRegistry) -> None:
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    record = sized_submission(publisher, MAX_SUBMISSION_BYTES)
+    _key, value = publisher.encode(record)
+    assert len(value) == MAX_SUBMISSION_BYTES
+
+
+def test_too_large_submission_is_refused_before_any_connection(registry: LocalRegistry) -> None:
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    record = sized_submission(publisher, MAX_SUBMISSION_BYTES + 1)
+    with pytest.raises(RecordTooLargeError) as caught:
+        publisher.publish(record)
+    refused = caught.value
+    assert (refused.code, refused.size, refused.limit) == (
+        TOO_LARGE_CODE,
+        MAX_SUBMISSION_BYTES + 1,
+        MAX_SUBMISSION_BYTES,
+    )
+    assert refused.record_id == record["submission_id"]
+    text = str(refused)
+    assert text.startswith(f"{TOO_LARGE_CODE}: ")
+    assert f"{MAX_SUBMISSION_BYTES + 1} bytes" in text
+    assert f"limit of {MAX_SUBMISSION_BYTES} bytes" in text
+    assert publisher._producer is None, "refused before connecting"
+
+
+def test_too_large_record_of_a_batch_is_rejected_with_the_reason_code(
+    registry: LocalRegistry,
+) -> None:
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    big = sized_submission(publisher, MAX_SUBMISSION_BYTES + 1)
+    outcomes = publisher.publish_batch([household_submission(revision="x"), big])
+    assert [o.code for o in outcomes if isinstance(o, RejectedRecord)] == [None, TOO_LARGE_CODE]
+    too_large = outcomes[1]
+    assert isinstance(too_large, RejectedRecord)
+    assert too_large.record_id == big["submission_id"]
+    assert TOO_LARGE_CODE in str(too_large)
+    assert publisher._producer is None
+
+
+def test_a_checked_record_is_not_validated_again(
+    registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = SubmissionPublisher(NOWHERE, registry)
+    calls: list[Mapping[str, Any]] = []
+    validator = publisher.serializer._validator
+    check = validator.validate
+
+    def counted(record: Mapping[str, Any]) -> list[FieldError]:
+        calls.append(record)
+        return check(record)
+
+    monkeypatch.setattr(validator, "validate", counted)
+    record = household_submission()
+    plain_key, plain_value = publisher.encode(record)
+    assert len(calls) == 1, "a plain record is validated"
+    assert publisher.encode(CheckedRecord(record, "HouseholdSubmission")) == (
+        plain_key,
+        plain_value,
+    )
+    assert len(calls) == 1, "a checked record of the same schema is not"
+    publisher.encode(CheckedRecord(record, "EnumeratorEvent"))
+    assert len(calls) == 2, "checked against another schema: validated"

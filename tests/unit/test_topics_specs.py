@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.errors import BrokerError
+from schemas.limits import BROKER_MESSAGE_MAX_BYTES, MAX_RECORD_BYTES
 from streams import topics
 from streams.settings import Settings
 from streams.topics import TopicReport, TopicSpec, TopicState
@@ -44,6 +45,13 @@ def test_admin_request_is_what_kafka_python_3_takes() -> None:
 def test_configs_are_all_strings_as_the_admin_protocol_requires() -> None:
     configs = topics.topic_configs(Settings())
     assert all(isinstance(value, str) for value in configs.values())
+
+
+def test_record_size_limit_is_set_on_purpose_above_the_producers() -> None:
+    """Every topic takes what a producer may send (schemas/limits.py)."""
+    configs = topics.topic_configs(Settings())
+    assert configs["max.message.bytes"] == str(BROKER_MESSAGE_MAX_BYTES)
+    assert BROKER_MESSAGE_MAX_BYTES > MAX_RECORD_BYTES
 
 
 def test_reports_tell_created_exists_and_too_few_partitions() -> None:
