@@ -104,7 +104,14 @@ class Settings(BaseSettings):
         description="JSON or YAML file mapping bearer token -> enumerator id (adds to the above).",
     )
     gateway_max_body_bytes: int = Field(
-        1024 * 1024, ge=1024, description="Largest request body the gateway reads (else 413)."
+        1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body the gateway reads (else 413). Not the submission limit:"
+            " a submission is refused (413, SUBMISSION_TOO_LARGE) when its Avro encoding"
+            " exceeds MAX_SUBMISSION_BYTES in schemas/limits.py (512 KiB); its JSON is"
+            " usually larger than that encoding, hence the higher default."
+        ),
     )
     gateway_max_batch_items: int = Field(
         200, ge=1, description="Most submissions in one POST /v1/submissions/batch (else 413)."
