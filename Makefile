@@ -11,19 +11,24 @@ DURATION ?= 300
 VIA    ?= sdk
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
 
-.PHONY: help setup kafka-jars lint typecheck test test-unit test-integration demo bench bench-micro clean
+.PHONY: help setup system-packages kafka-jars lint typecheck test test-unit test-integration demo bench bench-micro clean
 
 help: ## Show this help.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
+# Creating the venv needs Python's venv module (python3-venv on Debian): checked first.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { $(SYSTEM) venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP) kafka-jars ## Virtual environment, dependencies and Kafka jars (idempotent).
+setup: system-packages $(STAMP) kafka-jars ## System packages, virtual environment, dependencies and Kafka jars (idempotent).
+
+system-packages: ## Java 17, Maven, Prometheus, python3-venv: installed with apt-get as root, else the command to run.
+	@$(SYSTEM)
 
 kafka-jars: $(STAMP) ## Fetch Apache Kafka's jars from Maven Central once into the cache.
 	$(BIN)/regsosek kafka fetch
