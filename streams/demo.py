@@ -5,8 +5,9 @@ topics, the Jember frame, then three child processes: the worker (which holds
 the embedded ClickHouse), the HTTP gateway and the simulator. The live board
 polls the worker until the simulator is done and the worker has caught up;
 the summary then compares ClickHouse with the simulator's ground truth.
-Ctrl-C stops every process the demo started; the data stays in the state
-directory.
+Ctrl-C or SIGTERM stops every process the demo started, its children before the
+broker they use (a worker needs the broker to leave its consumer group promptly); the
+data stays in the state directory.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -43,6 +46,9 @@ from streams.topics import (
 )
 
 READY_TIMEOUT_S = 180.0
+#: How long the children get, together, to exit after SIGTERM before they are killed.
+STOP_TIMEOUT_S = 6.0
+KILL_TIMEOUT_S = 2.0
 EXAMPLE_QUERY = (
     "SELECT district_name, enumerated, target, percent FROM regsosek.progress_by_district"
 )
@@ -59,15 +65,37 @@ class Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout_s: float = 60.0) -> None:
-        if not self.alive():
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+    def terminate(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.alive():
             self.proc.kill()
-            self.proc.wait(timeout=30)
+
+
+def stop_children(
+    children: list[Child], timeout_s: float = STOP_TIMEOUT_S, hurry: threading.Event | None = None
+) -> list[Child]:
+    """SIGTERM to all, wait together up to ``timeout_s`` (less once hurried), then SIGKILL.
+
+    Returns the children that had to be killed.
+    """
+    alive = [child for child in children if child.alive()]
+    for child in alive:
+        child.terminate()
+    deadline = time.monotonic() + timeout_s
+    while any(child.alive() for child in alive) and time.monotonic() < deadline:
+        if hurry is not None and hurry.is_set():
+            break
+        time.sleep(0.05)
+    killed = [child for child in alive if child.alive()]
+    for child in killed:
+        child.kill()
+    for child in killed:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.proc.wait(timeout=KILL_TIMEOUT_S)
+    return killed
 
 
 @dataclass
@@ -88,6 +116,7 @@ class Demo:
     options: DemoOptions
     console: Console
     children: list[Child] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def run_dir(self) -> Path:
@@ -122,8 +151,26 @@ class Demo:
         return child
 
     def stop_all(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
+        """Stop every child still running, newest first; a second Ctrl-C kills them at once."""
+        if any(child.alive() for child in self.children):
+            with _signals_hurry() as hurry:
+                killed = stop_children(list(reversed(self.children)), STOP_TIMEOUT_S, hurry)
+            for child in killed:
+                self.console.print(f"[yellow]{child.name} did not stop on SIGTERM; killed it")
+
+    @contextlib.contextmanager
+    def processes(self) -> Iterator[None]:
+        """Stop the children on the way out, before what encloses this (the broker) stops."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.console.print(
+                "[yellow]Interrupted: stopping every process the demo started (data kept)."
+            )
+            raise
+        finally:
+            self.stop_all()
 
 
 def run(settings: Settings, options: DemoOptions, console: Console | None = None) -> int:
@@ -135,14 +182,17 @@ def run(settings: Settings, options: DemoOptions, console: Console | None = None
         f"scale {options.scale}, seed {options.seed}, via {options.via}, "
         f"state directory {settings.state_dir.resolve()}"
     )
-    try:
-        with _kafka(settings, out.print) as bootstrap:
-            return _pipeline(demo, bootstrap)
-    except KeyboardInterrupt:
-        out.print("[yellow]Interrupted: stopping every process the demo started (data kept).")
-        return 130
-    finally:
-        demo.stop_all()
+    with _sigterm_interrupts():
+        try:
+            # The children stop (demo.processes) before the broker (_kafka) they depend on.
+            with _kafka(settings, out.print) as bootstrap, demo.processes():
+                return _pipeline(demo, bootstrap)
+        except KeyboardInterrupt:
+            if not demo.interrupted:  # while the broker was starting: no child yet
+                out.print("[yellow]Interrupted (data kept).")
+            return 130
+        finally:
+            demo.stop_all()  # whatever an interrupt during the clean-up left behind
 
 
 def _pipeline(demo: Demo, bootstrap: str) -> int:
@@ -277,10 +327,52 @@ def _kafka(settings: Settings, echo: Callable[[str], None]) -> Iterator[str]:
     from streams.cli.kafka import spec_from  # noqa: PLC0415 - CLI helper, imported lazily
 
     spec = spec_from(settings)
-    state = local_kafka.start(spec, echo=echo)
-    echo(f"Started Apache Kafka {state.version} at {spec.bootstrap} (pid {state.pid})")
     try:
+        state = local_kafka.start(spec, echo=echo)
+        echo(f"Started Apache Kafka {state.version} at {spec.bootstrap} (pid {state.pid})")
         yield spec.bootstrap
+    finally:  # also when interrupted while the broker was starting
+        with _signals_hurry():
+            stopped = local_kafka.stop(spec)
+        if stopped is not None:
+            echo("Stopped the Kafka broker the demo started (data kept).")
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM ends the demo the way Ctrl-C does: through its clean-up, not past it."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
     finally:
-        local_kafka.stop(spec)
-        echo("Stopped the Kafka broker the demo started (data kept).")
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_hurry() -> Iterator[threading.Event]:
+    """During clean-up Ctrl-C and SIGTERM only hurry it along; they cannot cut it short."""
+    hurry = threading.Event()
+    if not _in_main_thread():
+        yield hurry
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        hurry.set()
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield hurry
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
