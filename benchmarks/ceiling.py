@@ -1,9 +1,14 @@
-"""The ceiling: consume, decode, build rows, insert; no validation, dedup or enrichment.
+"""The product row path: consume, decode, build rows, insert; no rules, dedup or enrichment.
+
+Called the ceiling before issue #12; the report labels it "product row path":
+the product's own code (decoder, row building, writer) for the part of the
+work every contender does, beside :mod:`benchmarks.bare` (no product code)
+and :mod:`benchmarks.faust_plain` (a plain Faust agent).
 
 Run as a child process (``python -m benchmarks.ceiling``) so it opens its own
 embedded engine directory. It reads the same submissions topic the worker
 just processed, from the beginning of every partition, with aiokafka's
-``getmany`` in batches of the sink's size; decodes with the project's
+``getmany`` in batches of the worker's insert batch; decodes with the project's
 :class:`AvroDeserializer`; wraps each record as a minimal ValidatedSubmission
 (enrichment all nulls, no warnings); builds rows with
 :func:`sinks.rows.household_blocks`; and inserts with :class:`ClickHouseWriter`

@@ -1,8 +1,12 @@
-"""The measurements: pipeline throughput (1 or more workers), the raw ceiling, freshness.
+"""The measurements: pipeline throughput (1 or more workers), the contenders, freshness.
 
-Each scenario gets fresh topics (its own prefix, hence its own consumer
-group) and fresh engine directories, and returns plain dataclasses that the
-report turns into a table and JSON.
+The contenders read the topic the one-worker pipeline just processed, each in
+a child process with a fresh engine directory: the product's own row path
+(:mod:`benchmarks.ceiling`), a plain Faust agent (:mod:`benchmarks.faust_plain`)
+and the bare path (:mod:`benchmarks.bare`). Each pipeline scenario gets fresh
+topics (its own prefix, hence its own consumer group) and fresh engine
+directories; everything returns plain dataclasses that the report turns into
+a table and JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ceiling
+from benchmarks import bare, ceiling
 from benchmarks import profile as spying
 from benchmarks.stack import (
     BenchmarkError,
@@ -33,7 +37,7 @@ from benchmarks.stack import (
 from benchmarks.workload import EncodedHousehold
 from tests.worker_harness import ROOT
 
-PER = 10_000  # resources are quoted per 10,000 households
+PER = 10_000  # resources are quoted per 10,000 households (and in ms per household)
 WARM_UP = 500  # households sent before a freshness phase, to have the pipeline running
 
 
@@ -69,15 +73,17 @@ class PipelineRun:
     members_per_s: float
     households_per_s_with_startup: float
     startup_seconds: float
-    worker_cpu_s_per_10k: float
+    worker_cpu_s_per_10k: float  # every worker's process tree, summed
+    cpu_ms_per_household: float  # the same, in ms per household
     broker_cpu_s_per_10k: float
-    peak_rss_mb: list[float]
+    peak_rss_mb: list[float]  # per worker: the sum of VmHWM over its process tree
     worker_cpu_s_total: list[float]
     rejections: int
     insert_batches: int
     insert_seconds: float
     preload_seconds: float
     topic: str = ""
+    processes: list[int] = field(default_factory=list)  # per worker: most processes in its tree
     verified: bool = False  # count() FROM households FINAL = N, no rejections
     uncommitted: dict[str, int] = field(default_factory=dict)  # group lag left, per topic
     worker_stats: list[dict[str, Any]] = field(default_factory=list)
@@ -98,6 +104,23 @@ COUNTS_SQL = (
 )
 
 
+@dataclass
+class Preloaded:
+    """A fresh prefix whose submissions topic holds the households."""
+
+    prefix: str
+    topic: str
+    seconds: float
+
+
+def prepare(ctx: Context, households: Sequence[EncodedHousehold], kind: str) -> Preloaded:
+    """Fresh topics under a fresh prefix, the households preloaded into the first."""
+    prefix = ctx.prefix(kind)
+    topic = create_topics(ctx.bootstrap, prefix, ctx.partitions)
+    ctx.echo(f"  preloading {len(households):,} households into {topic}")
+    return Preloaded(prefix, topic, preload(ctx.bootstrap, topic, households))
+
+
 def pipeline(
     ctx: Context,
     households: Sequence[EncodedHousehold],
@@ -107,11 +130,10 @@ def pipeline(
     """Preload, run ``workers`` workers until every household is in ClickHouse, verify.
 
     With ``profile_to``, py-spy samples the first worker meanwhile (and slows it a little).
+    A worker's CPU and memory are those of its process tree (it and its descendants).
     """
-    prefix = ctx.prefix(f"w{workers}")
-    topic = create_topics(ctx.bootstrap, prefix, ctx.partitions)
-    ctx.echo(f"  preloading {len(households):,} households into {topic}")
-    preload_s = preload(ctx.bootstrap, topic, households)
+    loaded = prepare(ctx, households, f"w{workers}")
+    prefix, topic, preload_s = loaded.prefix, loaded.topic, loaded.seconds
     fleet = Fleet.create(ctx.bootstrap, prefix, ctx.root / prefix, workers, ctx.worker_env)
     ctx.echo(f"  running {workers} worker(s)")
     launched = fleet.start()
@@ -119,7 +141,7 @@ def pipeline(
     spy = spying.spy(fleet.pids["worker-0"], profile_to) if profile_to else None
     spied_from = time.time()
     try:
-        with CpuSampler(pids) as sampler:
+        with CpuSampler(pids, trees=frozenset(fleet.pids)) as sampler:
             fleet.wait_rows(len(households), timeout_s=max(300.0, len(households) / 200))
             if spy is not None:
                 spying.finish(spy)
@@ -129,6 +151,10 @@ def pipeline(
         if uncommitted:
             ctx.echo(f"[yellow]  group lag left after 120 s: {uncommitted}[/]")
         peaks = fleet.peak_rss_mb()
+        processes = [
+            max(now, sampler.most_members.get(name, 0))
+            for name, now in zip(fleet.pids, fleet.processes(), strict=True)
+        ]
         stats = fleet.stats()
         totals = [sampler.at(name, time.time()) for name in fleet.pids]
     finally:
@@ -151,6 +177,7 @@ def pipeline(
         )
     seconds = last - first
     per = distinct / PER
+    worker_cpu = sum(sampler.between(n, first, last) for n in fleet.pids)
     return PipelineRun(
         workers=workers,
         households=distinct,
@@ -162,7 +189,8 @@ def pipeline(
         members_per_s=members / seconds,
         households_per_s_with_startup=distinct / (last - launched),
         startup_seconds=first - launched,
-        worker_cpu_s_per_10k=sum(sampler.between(n, first, last) for n in fleet.pids) / per,
+        worker_cpu_s_per_10k=worker_cpu / per,
+        cpu_ms_per_household=worker_cpu * 1000 / distinct,
         broker_cpu_s_per_10k=sampler.between("broker", first, last) / per,
         peak_rss_mb=peaks,
         worker_cpu_s_total=totals,
@@ -171,6 +199,7 @@ def pipeline(
         insert_seconds=sum(log.insert_seconds() for log in inserts),
         preload_seconds=preload_s,
         topic=topic,
+        processes=processes,
         verified=verified,
         uncommitted=uncommitted,
         worker_stats=stats,
@@ -188,51 +217,95 @@ def _distinct_households(fleet: Fleet, stored: int, expected: int) -> int:
     return len(ids)
 
 
-@dataclass
-class CeilingRun:
-    """The raw path on the same topic (see :mod:`benchmarks.ceiling`)."""
+#: The contenders that read the one-worker pipeline's topic again: key -> (label, module).
+CONTENDERS: dict[str, tuple[str, str]] = {
+    "product_row_path": ("product row path", ceiling.__name__),
+    "faust": ("plain Faust", "benchmarks.faust_plain"),
+    "bare": ("bare path", bare.__name__),
+}
 
+
+@dataclass
+class ContenderRun:
+    """One contender on the same topic (see :data:`CONTENDERS`)."""
+
+    name: str
     households: int
     members: int
     seconds: float
     households_per_s: float
     members_per_s: float
     cpu_s_per_10k: float
+    cpu_ms_per_household: float
     peak_rss_mb: float
     stored_households: int
     clickhouse_version: str
+    verified: bool = False  # every household read and stored once
 
 
-def raw_ceiling(ctx: Context, topic: str, expect: int, batch_rows: int) -> CeilingRun:
-    """Run the raw path in a child process with its own engine directory."""
-    directory = ctx.root / f"ceiling-{ctx.prefix('ceiling')}" / "clickhouse"
+def contender(
+    ctx: Context, name: str, topic: str, expect: int, batch_rows: int, *, within_s: float = 0.25
+) -> ContenderRun:
+    """Run contender ``name`` in a child process with its own engine directory.
+
+    ``batch_rows`` is every contender's batch; ``within_s`` the plain Faust
+    agent's ``take()`` window (the worker's processing batch window).
+    """
+    label, module = CONTENDERS[name]
+    run_id = ctx.prefix(name)
+    directory = ctx.root / f"contender-{run_id}" / "clickhouse"
     cmd = [
         sys.executable,
         "-m",
-        ceiling.__name__,
+        module,
         f"--bootstrap={ctx.bootstrap}",
         f"--topic={topic}",
-        f"--dsn=chdb://{directory}",
         f"--expect={expect}",
         f"--batch={batch_rows}",
-        f"--nik-key={ctx.nik_key}",
+        f"--timeout={max(120.0, expect / 100)}",
     ]
+    if name == "product_row_path":
+        cmd += [f"--dsn=chdb://{directory}", f"--nik-key={ctx.nik_key}"]
+    else:
+        cmd += [f"--directory={directory}"]
+    if name == "faust":
+        cmd += [f"--group={run_id}", f"--within={within_s}"]  # a fresh consumer group
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False, timeout=900)
-    if out.returncode != 0:
-        raise BenchmarkError(f"ceiling run failed: {out.stderr[-3000:]}")
-    result = ceiling.CeilingResult(**json.loads(out.stdout.strip().splitlines()[-1]))
-    if result.stored_households != expect:
-        ctx.echo(f"[red]  raw path stored {result.stored_households:,} of {expect:,}[/]")
-    return CeilingRun(
+    marker = '{"households"'  # Faust's terminal codes may precede it on the line
+    line = next(
+        (
+            text[text.index(marker) :]
+            for text in reversed(out.stdout.splitlines())
+            if marker in text
+        ),
+        None,
+    )
+    if out.returncode != 0 or line is None:
+        raise BenchmarkError(
+            f"{label} failed ({out.returncode}): {out.stdout[-1000:]}\n{out.stderr[-3000:]}"
+        )
+    result = bare.ContenderResult(**json.loads(line))
+    verified = result.households == expect and result.stored_households == expect
+    if not verified:
+        ctx.echo(
+            f"[red]  {label}: read {result.households:,}, stored "
+            f"{result.stored_households:,} of {expect:,}: this run does not count[/]"
+        )
+    seconds = max(result.seconds, 1e-9)
+    households = max(result.households, 1)
+    return ContenderRun(
+        name=name,
         households=result.households,
         members=result.members,
         seconds=result.seconds,
-        households_per_s=result.households / result.seconds,
-        members_per_s=result.members / result.seconds,
-        cpu_s_per_10k=result.cpu_seconds / (result.households / PER),
+        households_per_s=result.households / seconds,
+        members_per_s=result.members / seconds,
+        cpu_s_per_10k=result.cpu_seconds / (households / PER),
+        cpu_ms_per_household=result.cpu_seconds * 1000 / households,
         peak_rss_mb=result.peak_rss_mb,
         stored_households=result.stored_households,
         clickhouse_version=result.clickhouse_version,
+        verified=verified,
     )
 
 

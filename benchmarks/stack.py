@@ -4,7 +4,9 @@ The broker is the project's local Apache Kafka (``streams.local_kafka``) on
 free ports in a temporary state directory, stopped at the end. Workers are
 ``regsosek worker`` child processes (``tests.worker_harness.WorkerProcess``,
 through :mod:`benchmarks.worker_entry`), each with its own embedded
-ClickHouse directory. CPU time and peak memory come from ``/proc/<pid>``.
+ClickHouse directory. CPU time and peak memory come from ``/proc/<pid>``, for a
+worker summed over its process tree (the worker and every descendant, such as
+a process pool).
 """
 
 from __future__ import annotations
@@ -140,10 +142,53 @@ def paced(
 # ---------------------------------------------------------------- /proc
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """The children of ``pid``, their children and so on (one scan of /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int(_stat(int(entry.name))[1])
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile
+        children.setdefault(parent, []).append(int(entry.name))
+    out: list[int] = []
+    todo = list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo.extend(children.get(child, ()))
+    return out
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds of a process tree: utime + stime + cutime + cstime of each live member.
+
+    ``cutime``/``cstime`` hold the children a process already reaped, so a pool
+    process that exited still counts (in its parent) after it disappeared.
+    """
+    total = 0
+    for index, pid in enumerate(pids):
+        try:
+            fields = _stat(pid)
+        except (OSError, IndexError):
+            if index == 0:
+                raise ProcessLookupError(pid) from None  # the root is gone: no reading
+            continue  # a member exited: its time is in its parent's cutime once reaped
+        total += sum(int(value) for value in fields[11:15])
+    return total / TICKS
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
@@ -154,13 +199,39 @@ def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
     raise BenchmarkError(f"no {field} for pid {pid}")
 
 
+def tree_rss_mb(pid: int, field: str = "VmHWM") -> tuple[float, int]:
+    """The sum of ``field`` over a process and its live descendants, MiB; and their count.
+
+    A sum of peaks: an upper bound of the tree's peak (the members need not
+    peak together, and pages shared after a fork count once per process).
+    """
+    total = peak_rss_mb(pid, field)
+    members = 1
+    for child in descendants(pid):
+        try:
+            total += peak_rss_mb(child, field)
+        except (OSError, BenchmarkError):
+            continue  # exited meanwhile, or a zombie (no memory lines)
+        members += 1
+    return total, members
+
+
 @dataclass
 class CpuSampler:
-    """Samples the CPU time of some processes every ``interval`` seconds, in a thread."""
+    """Samples the CPU time of some processes every ``interval`` seconds, in a thread.
+
+    The processes named in ``trees`` count with all their descendants
+    (rediscovered every ``rescan`` seconds); the others alone.
+    """
 
     pids: dict[str, int]
+    trees: frozenset[str] = frozenset()
     interval: float = 0.1
+    rescan: float = 1.0
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    members: dict[str, list[int]] = field(default_factory=dict)
+    most_members: dict[str, int] = field(default_factory=dict)
+    _scanned: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -179,12 +250,26 @@ class CpuSampler:
             self.sample()
             self._stop.wait(self.interval)
 
+    def _rescan(self, now: float) -> None:
+        if self.trees and now - self._scanned >= self.rescan:
+            self._scanned = now
+            for name in self.trees:
+                pid = self.pids[name]
+                self.members[name] = [pid, *descendants(pid)]
+                self.most_members[name] = max(
+                    self.most_members.get(name, 0), len(self.members[name])
+                )
+
     def sample(self) -> None:
         now = time.time()
+        self._rescan(now)
         reading = {}
         for name, pid in self.pids.items():
             try:
-                reading[name] = cpu_seconds(pid)
+                if name in self.trees:
+                    reading[name] = tree_cpu_seconds(self.members.get(name) or [pid])
+                else:
+                    reading[name] = cpu_seconds(pid)
             except (FileNotFoundError, ProcessLookupError):
                 continue
         self.samples.append((now, reading))
@@ -323,7 +408,12 @@ class Fleet:
         return {}
 
     def peak_rss_mb(self, field: str = "VmHWM") -> list[float]:
-        return [peak_rss_mb(pid, field) for pid in self.pids.values()]
+        """Per worker, the sum of ``field`` over its process tree (itself and descendants)."""
+        return [tree_rss_mb(pid, field)[0] for pid in self.pids.values()]
+
+    def processes(self) -> list[int]:
+        """Per worker, how many processes its tree has now."""
+        return [1 + len(descendants(pid)) for pid in self.pids.values()]
 
     def stop(self) -> None:
         for worker in self.workers:
