@@ -11,6 +11,7 @@ one after `` / ``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from processors.rules.base import Finding, Record, Severity
 from processors.rules.catalogue import RULES_BY_CODE
 from processors.rules.system import DECODE_CODES, DECODE_UNDECODABLE
 from schemas.errors import DecodeError
+from schemas.limits import MAX_SUBMISSION_BYTES, QUARANTINE_ORIGINAL_BYTES
 
 #: Severity of a finding -> ``WarningSeverity`` symbol of ValidatedSubmission.
 WARNING_SEVERITY = {Severity.WARNING: "WARNING", Severity.ERROR: "ERROR"}
@@ -96,8 +98,9 @@ def rejection(  # noqa: PLR0917 - the worker's call shape (issue #4)
     if not reasons:
         raise ValueError("a rejection needs at least one reason")
     enumeration = (record or {}).get("enumeration") or {}
+    kept, size, digest = quarantined_original(bytes(original))
     return {
-        "original": bytes(original),
+        "original": kept,
         "source_topic": topic,
         "source_partition": partition,
         "source_offset": offset,
@@ -108,7 +111,25 @@ def rejection(  # noqa: PLR0917 - the worker's call shape (issue #4)
         "reasons": [reason_record(reason) for reason in reasons],
         "received_at": received_at,
         "schema_id": schema_id,
+        "original_size": size,
+        "original_sha256": digest,
     }
+
+
+def quarantined_original(original: bytes) -> tuple[bytes, int | None, str | None]:
+    """The bytes a Rejection keeps: all of them, or the first ones plus size and digest.
+
+    An original over the submission limit could make the Rejection itself too
+    large to publish, and the worker would be stuck on it; its head is enough
+    to see what it was, and size plus SHA-256 identify the whole.
+    """
+    if len(original) <= MAX_SUBMISSION_BYTES:
+        return original, None, None
+    return (
+        original[:QUARANTINE_ORIGINAL_BYTES],
+        len(original),
+        hashlib.sha256(original).hexdigest(),
+    )
 
 
 def decode_finding(error: DecodeError) -> Finding:

@@ -352,8 +352,10 @@ def rejection_block(
                 "reason_messages": [reason.get("message") or "" for reason in reasons],
                 "schema_id": rejection.get("schema_id"),
                 "original": original,
-                "original_size": len(original),
-                "original_sha256": hashlib.sha256(original).hexdigest(),
+                # the whole original's size and digest, also when only its head was kept
+                "original_size": rejection.get("original_size") or len(original),
+                "original_sha256": rejection.get("original_sha256")
+                or hashlib.sha256(original).hexdigest(),
                 "received_at": rejection["received_at"],
                 "written_at": written,
             }

@@ -313,6 +313,8 @@ def rejection(**overrides: Any) -> dict[str, Any]:
         ],
         "received_at": dt.datetime(2022, 10, 20, 2, 47, tzinfo=dt.UTC),
         "schema_id": None,
+        "original_size": None,
+        "original_sha256": None,
     } | overrides
 
 

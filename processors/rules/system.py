@@ -88,6 +88,43 @@ ENRICHED_RECORD_INVALID = make_rule(
     rationale="A bug in enrichment must not crash-loop the worker on the same batch; the "
     "submission is rejected with its original bytes and can be replayed once fixed.",
 )
+SUBMISSION_TOO_LARGE = make_rule(
+    "SUBMISSION_TOO_LARGE",
+    Severity.ERROR,
+    None,
+    "Kiriman terlalu besar: {size} byte, batasnya {limit} byte; kurangi catatan atau foto.",
+    "The submission is too large: {size} bytes, the limit is {limit} bytes; shorten notes or "
+    "drop attachments.",
+    rationale="A record the worker could not republish would stop its partition; the first "
+    "bytes, the size and the SHA-256 of the original are kept (schemas/limits.py).",
+)
+RECORD_PROCESSING_FAILED = make_rule(
+    "RECORD_PROCESSING_FAILED",
+    Severity.ERROR,
+    None,
+    "Kiriman ini tidak dapat diolah ({error}); laporkan kepada tim pengolahan.",
+    "This submission could not be processed ({error}); report it to the processing team.",
+    rationale="A failure that would happen again on the same record (a bug met by unusual "
+    "data) quarantines that record, never the batch; replay it once fixed.",
+)
+OUTPUT_TOO_LARGE = make_rule(
+    "OUTPUT_TOO_LARGE",
+    Severity.ERROR,
+    None,
+    "Hasil pengolahan terlalu besar untuk diterbitkan ({size} byte, batas {limit}).",
+    "The processed record is too large to publish ({size} bytes, limit {limit}).",
+    rationale="The ValidatedSubmission adds enrichment and warnings to the submission; when it "
+    "would not fit the producers' limit the record is quarantined instead of stopping the worker.",
+)
+INSERT_REFUSED = make_rule(
+    "INSERT_REFUSED",
+    Severity.ERROR,
+    None,
+    "ClickHouse menolak baris rumah tangga ini ({error}).",
+    "ClickHouse refused this household's rows ({error}).",
+    rationale="A refusal that retrying cannot fix (a constraint, a value out of range) is "
+    "narrowed to its rows by splitting the batch; only those are quarantined.",
+)
 SAME_REVISION_NEW_CONTENT = make_rule(
     "SAME_REVISION_NEW_CONTENT",
     Severity.WARNING,
@@ -107,5 +144,9 @@ RULES: tuple[Rule, ...] = (
     DECODE_UNDECODABLE,
     RULE_CRASHED,
     ENRICHED_RECORD_INVALID,
+    SUBMISSION_TOO_LARGE,
+    RECORD_PROCESSING_FAILED,
+    OUTPUT_TOO_LARGE,
+    INSERT_REFUSED,
     SAME_REVISION_NEW_CONTENT,
 )

@@ -73,6 +73,10 @@ def test_codes_without_a_check_are_raised_outside_the_rules() -> None:
         "DECODE_UNDECODABLE",
         "RULE_CRASHED",
         "ENRICHED_RECORD_INVALID",
+        "SUBMISSION_TOO_LARGE",
+        "RECORD_PROCESSING_FAILED",
+        "OUTPUT_TOO_LARGE",
+        "INSERT_REFUSED",
         "SAME_REVISION_NEW_CONTENT",
     }
 

@@ -88,7 +88,7 @@ def test_release_a_compatible_change_then_check(schemas_copy: Path) -> None:
     assert "regsosek schemas release EnumeratorEvent" in before.output
 
     released = run("release", "EnumeratorEvent", "--dir", str(schemas_copy))
-    assert "released EnumeratorEvent v2 as id 6" in released.output
+    assert "released EnumeratorEvent v2 as id 7" in released.output
     after = run("check", "--dir", str(schemas_copy))
     assert after.exit_code == 0, after.output
     assert "release EnumeratorEvent" not in after.output

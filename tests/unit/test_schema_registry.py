@@ -27,6 +27,7 @@ EXPECTED_IDS = {
     ("regsosek.enumerator-events-value", 1): 3,
     ("regsosek.submissions.valid-value", 1): 4,
     ("regsosek.submissions.rejected-value", 1): 5,
+    ("regsosek.submissions.rejected-value", 2): 6,
 }
 
 
