@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,21 +36,44 @@ from sinks.rows import Block, reference_blocks
 
 log = logging.getLogger(__name__)
 
-#: Errors a retry cannot fix: the rows or the call are wrong, not the engine.
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+#: Errors a retry cannot fix because the rows are wrong: the client could not
+#: serialise a value, or the engine refused one. Splitting the batch finds the rows.
+ROW_ERRORS: tuple[type[BaseException], ...] = (
     DataError,
-    ProgrammingError,
     TypeError,
     ValueError,
     KeyError,
+    OverflowError,
 )
+
+#: Engine error codes that name a row's content, not the table, the user or the server:
+#: VIOLATED_CONSTRAINT, CANNOT_PARSE_*, TYPE_MISMATCH, CANNOT_CONVERT_TYPE,
+#: TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, ILLEGAL_TYPE_OF_ARGUMENT,
+#: BAD_ARGUMENTS, INCORRECT_DATA, TOO_LARGE_ARRAY_SIZE, SIZES_OF_ARRAYS_DONT_MATCH,
+#: FUNCTION_THROW_IF_VALUE_IS_NON_ZERO (a view's throwIf). Anything else (connection,
+#: UNKNOWN_TABLE, ACCESS_DENIED, READONLY, MEMORY_LIMIT_EXCEEDED, TOO_MANY_PARTS) is
+#: held and retried: an operator can fix it, and quarantining every row would be wrong.
+ROW_ERROR_CODES = frozenset(
+    {469, 6, 26, 27, 38, 41, 72, 53, 70, 131, 321, 43, 36, 117, 128, 190, 395}
+)
+_CODE = re.compile(r"\bCode: (\d+)\.")
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """True when the same rows would be refused again: narrow them, do not retry."""
+    if isinstance(exc, ROW_ERRORS):
+        return True
+    if isinstance(exc, ProgrammingError):
+        return False
+    match = _CODE.search(str(exc))
+    return match is not None and int(match.group(1)) in ROW_ERROR_CODES
 
 
 class SinkUnavailable(ClickHouseError):
     """ClickHouse did not take a batch within the retry policy; stop consuming.
 
-    ``permanent`` is true when retrying cannot help (bad rows, missing table):
-    an operator must act before the worker resumes.
+    ``permanent`` is true when retrying cannot help because rows are wrong
+    (:func:`is_row_error`): the caller narrows the batch to those rows.
     """
 
     def __init__(self, message: str, *, table: str, attempts: int, permanent: bool) -> None:
@@ -150,10 +174,10 @@ class ClickHouseWriter:
             block, block_token = pending[0]
             try:
                 self._insert(block, block_token)
-            except PERMANENT_ERRORS as exc:
-                raise self._unavailable(block, failures + 1, exc, permanent=True) from exc
-            except Exception as exc:  # network, server, engine: all worth another try
-                failures += 1
+            except Exception as exc:
+                if is_row_error(exc):
+                    raise self._unavailable(block, failures + 1, exc, permanent=True) from exc
+                failures += 1  # network, server, engine, table: all worth another try
                 self._wait_or_raise(block, failures, exc, time.monotonic() - started)
                 continue
             result.rows[block.table] = result.rows.get(block.table, 0) + len(block)

@@ -213,9 +213,26 @@ def test_households_in_members_failed_then_retry_and_replay_count_once(
     assert scalar(clickhouse_client, f"SELECT count() FROM {database}.members_current") == 4
 
 
-def test_a_broken_block_is_not_retried(clickhouse_client: Any, database: str) -> None:
+def test_a_table_level_error_is_held_not_blamed_on_the_rows(
+    clickhouse_client: Any, database: str
+) -> None:
+    """A column the table lacks fails every row alike: retried (an operator can fix it)."""
     broken = Block("households", ["household_id", "no_such_column"], [["h", 1]])
     pauses: list[float] = []
+    policy = RetryPolicy(max_attempts=2, base_delay_s=0.01)
     with pytest.raises(SinkUnavailable) as caught:
-        ClickHouseWriter(clickhouse_client, database, sleep=pauses.append).write([broken], "t")
+        ClickHouseWriter(clickhouse_client, database, retry=policy, sleep=pauses.append).write(
+            [broken], "t"
+        )
+    assert not caught.value.permanent and caught.value.attempts == 2 and len(pauses) == 1
+
+
+def test_a_value_the_engine_refuses_is_a_row_error(clickhouse_client: Any, database: str) -> None:
+    """Out of range for its column: the same rows fail again, so no retry; the caller narrows."""
+    rows = blocks(household())[0]
+    bad = Block(rows.table, rows.columns, [list(rows.rows[0])])
+    bad.rows[0][rows.columns.index("revision")] = -5  # UInt32
+    pauses: list[float] = []
+    with pytest.raises(SinkUnavailable) as caught:
+        ClickHouseWriter(clickhouse_client, database, sleep=pauses.append).write([bad], "t")
     assert caught.value.permanent and caught.value.attempts == 1 and pauses == []

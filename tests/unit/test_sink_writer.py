@@ -10,10 +10,21 @@ import random
 from typing import Any
 
 import pytest
-from clickhouse_connect.driver.exceptions import OperationalError, ProgrammingError
+from clickhouse_connect.driver.exceptions import (
+    DatabaseError,
+    DataError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from sinks.rows import Block
-from sinks.writer import ClickHouseWriter, RetryPolicy, SinkUnavailable, dedup_token
+from sinks.writer import (
+    ClickHouseWriter,
+    RetryPolicy,
+    SinkUnavailable,
+    dedup_token,
+    is_row_error,
+)
 
 
 class Recorder:
@@ -104,12 +115,30 @@ def test_time_budget_ends_retries_before_attempts_do() -> None:
     assert len(client.calls) == 1
 
 
-def test_a_bug_is_not_retried() -> None:
-    client = Recorder(failures=1, error=ProgrammingError("Unrecognized column"))
+def test_rows_the_client_cannot_serialise_are_not_retried() -> None:
+    client = Recorder(failures=1, error=DataError("value out of range"))
     pauses: list[float] = []
     with pytest.raises(SinkUnavailable) as caught:
         writer(client, RetryPolicy(), pauses).write(two_blocks(), "t")
     assert caught.value.permanent and caught.value.attempts == 1 and pauses == []
+
+
+@pytest.mark.parametrize(
+    ("error", "row"),
+    [
+        (DatabaseError("Code: 469. DB::Exception: Constraint `c` is violated"), True),
+        (DatabaseError("Code: 321. DB::Exception: out of range (VALUE_IS_OUT_OF_RANGE)"), True),
+        (DatabaseError("Code: 60. DB::Exception: Table x does not exist (UNKNOWN_TABLE)"), False),
+        (DatabaseError("Code: 241. DB::Exception: Memory limit exceeded"), False),
+        (ProgrammingError("Unrecognized column"), False),
+        (ConnectionError("refused"), False),
+        (OverflowError("int too big"), True),
+    ],
+)
+def test_row_errors_are_told_from_errors_of_the_table_or_the_server(
+    error: Exception, row: bool
+) -> None:
+    assert is_row_error(error) is row
 
 
 def test_distributed_inserts_are_synchronous() -> None:
