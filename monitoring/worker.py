@@ -39,7 +39,8 @@ class WorkerTopics:
 
     @property
     def inputs(self) -> list[str]:
-        return [self.submissions, self.valid, self.rejected]
+        """What the group consumes: the submissions only (the outputs are for others)."""
+        return [self.submissions]
 
 
 @dataclass

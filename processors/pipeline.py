@@ -22,6 +22,7 @@ from processors.location import resolve_location
 from processors.records import rejection, rejection_for_decode_error, validated_submission
 from processors.rules import RULES_BY_CODE, Finding, RuleContext, Severity, validate
 from schemas.errors import DecodeError
+from schemas.limits import MAX_SUBMISSION_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,10 @@ class Pipeline:
         result = BatchResult()
         ctx = replace(self.context, now=now)
         for message in messages:
-            self._one(message, ctx, result, lookup)
+            try:
+                self._one(message, ctx, result, lookup)
+            except Exception as exc:
+                result.rejected.append(failed(message, ctx.now, exc))
         return result
 
     def _state(self, result: BatchResult, lookup: StateLookup, household: str) -> Any:
@@ -95,6 +99,9 @@ class Pipeline:
     def _one(
         self, msg: RawSubmission, ctx: RuleContext, out: BatchResult, lookup: StateLookup
     ) -> None:
+        if len(msg.value) > MAX_SUBMISSION_BYTES:
+            out.rejected.append(too_large(msg, ctx.now))
+            return
         try:
             schema_id, record = self.decode(msg.value)
         except DecodeError as exc:
@@ -162,6 +169,27 @@ class Pipeline:
         lag = enrichment.get("ingest_lag_ms")
         if isinstance(lag, int):
             out.lags_ms.append(lag)
+
+
+def _key(msg: RawSubmission) -> str | None:
+    return msg.key.decode("utf-8", "replace") if msg.key else None
+
+
+def too_large(msg: RawSubmission, now: datetime) -> Rejected:
+    """A submission over the contract's size: rejected before decoding, head kept."""
+    finding = RULES_BY_CODE["SUBMISSION_TOO_LARGE"].finding(
+        None, size=len(msg.value), limit=MAX_SUBMISSION_BYTES
+    )
+    record = rejection(*_where(msg, now), [finding], None, None, key=_key(msg))
+    return Rejected(_key(msg), record, (finding.code,), None)
+
+
+def failed(msg: RawSubmission, now: datetime, error: BaseException) -> Rejected:
+    """A submission whose processing raised: quarantined alone, the batch goes on."""
+    detail = f"{type(error).__name__}: {error}"[:200]
+    finding = RULES_BY_CODE["RECORD_PROCESSING_FAILED"].finding(None, error=detail)
+    record = rejection(*_where(msg, now), [finding], None, None, key=_key(msg))
+    return Rejected(_key(msg), record, (finding.code,), None)
 
 
 def _where(msg: RawSubmission, now: datetime) -> tuple[bytes, str, int, int, datetime]:

@@ -37,8 +37,6 @@ from streams.simulator.truth import GroundTruth
 from streams.simulator.verify import compare
 from streams.topics import (
     SUBMISSIONS,
-    SUBMISSIONS_REJECTED,
-    SUBMISSIONS_VALID,
     desired_topics,
     ensure_topics,
     named,
@@ -258,10 +256,7 @@ def _wait_http(child: Child, port: int, path: str, out: Console) -> None:
 def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[str, Any] | None:
     """The live board, until the simulator is done and the worker has caught up."""
     settings = demo.settings
-    topics = [
-        named(t, settings.topic_prefix)
-        for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
-    ]
+    topics = [named(SUBMISSIONS, settings.topic_prefix)]  # the worker's only input
     group = f"{settings.topic_prefix}-worker"
     rate = live_board.Rate()
     last: dict[str, Any] | None = None

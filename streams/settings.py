@@ -66,16 +66,11 @@ class Settings(BaseSettings):
         None,
         description="ClickHouse cluster name: DDL ON CLUSTER, Replicated + Distributed tables.",
     )
-    sink_batch_rows: int = Field(
-        10_000, ge=1, description="Most households (or rejections) per ClickHouse insert."
-    )
-    sink_batch_seconds: float = Field(
-        1.0, gt=0, description="Longest a sink waits to fill a batch before inserting it."
-    )
     sink_retry_max_seconds: float = Field(
         120.0,
         gt=0,
-        description="How long a sink retries a failed insert before it stops consuming.",
+        description="How long one insert is retried before the batch is held (not ready) and "
+        "retried again with a longer pause.",
     )
     commit_stall_seconds: float = Field(
         300.0,
@@ -153,6 +148,11 @@ class Settings(BaseSettings):
     )
     process_batch_seconds: float = Field(
         0.25, gt=0, description="Longest wait to fill a processing batch, seconds."
+    )
+    process_in_child: bool = Field(
+        True,
+        description="Run decode, rules, enrichment and row building in a child process (the "
+        "second core); false keeps them in a thread of the worker.",
     )
     nik_hmac_key: SecretStr = Field(
         SecretStr("change-me"), description="Key of the HMAC that stands in for NIK in analytics."

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.kafka_admin import group_lag
-from streams.topics import SUBMISSIONS, SUBMISSIONS_REJECTED, SUBMISSIONS_VALID, named
+from streams.topics import SUBMISSIONS, named
 from tests.backends import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,6 @@ class WorkerProcess:
             "REGSOSEK_WEB_PORT": str(self.web_port),
             # TEST_WORKER_LOG_LEVEL=INFO shows Faust's assignment and recovery in worker-N.log
             "REGSOSEK_LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "WARNING"),
-            "REGSOSEK_SINK_BATCH_SECONDS": "0.5",
             "PYTHONPATH": str(ROOT),
             **self.extra_env,
         }
@@ -122,16 +121,14 @@ class WorkerProcess:
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
     def wait_idle(self, timeout_s: float = 180.0) -> None:
-        """Until the worker's group has consumed everything on its three input topics.
+        """Until the worker's group has consumed everything on the submissions topic.
 
         TEST_WORKER_IDLE_TIMEOUT (seconds) overrides the timeout, e.g. to fail fast while
         reproducing a stuck worker in a loop; on timeout the worker's stacks and two
         /debug/consumer snapshots are saved beside its log.
         """
         timeout_s = float(os.environ.get("TEST_WORKER_IDLE_TIMEOUT", timeout_s))
-        topics = [
-            named(t, self.prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
-        ]
+        topics = [named(SUBMISSIONS, self.prefix)]  # the worker's only input
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from schemas.limits import MAX_RECORD_BYTES
 from streams import topics as names
 from streams.settings import Settings
 from streams.worker import faust_fixes
@@ -55,7 +56,9 @@ def build_app(settings: Settings) -> WorkerApp:
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_batch_size=1_048_576,
-        stream_buffer_maxsize=max(settings.process_batch, settings.sink_batch_rows) * 2,
+        # on purpose, not by default: every record the worker publishes is cut to fit it
+        producer_max_request_size=MAX_RECORD_BYTES,
+        stream_buffer_maxsize=settings.process_batch * 2,
         broker_commit_every=settings.process_batch,
         broker_commit_interval=1.0,
         # stream_wait_empty stays on (Faust's default): without it a rebalance clears the

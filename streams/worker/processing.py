@@ -1,153 +1,240 @@
-"""The processing agent: ``regsosek.submissions`` → valid / rejected topics.
+"""The worker's one pass: ``regsosek.submissions`` → ClickHouse and the output topics.
 
-Thin on purpose: it turns Faust events into :class:`RawSubmission`, runs the
-pure :class:`Pipeline` in a worker thread (a batch is CPU work; the event loop
-must keep fetching and heart-beating meanwhile), publishes the results, waits
-for the broker's acknowledgements, and only then writes the dedup state. Faust
-acks the batch's offsets after :meth:`handle` returns, so a crash anywhere in
-here replays the batch rather than losing it.
+A batch is computed (:mod:`streams.worker.compute`, in the compute process),
+inserted (:mod:`streams.worker.inserting`, in the ClickHouse thread), its
+ValidatedSubmission and Rejection records published for downstream consumers,
+its dedup states stored, and only then acknowledged. Two batches overlap: the
+next one is computed on the other core while this one is written.
+
+The order of effects is what makes a crash harmless. Offsets are acknowledged
+last, so a batch cut short anywhere is read again; the insert token names the
+submissions' offsets, so the rows of a batch read again are dropped by the
+engine; the dedup state is stored only after the batch's effects, so a replay
+is never mistaken for a duplicate of itself. States computed but not yet
+stored wait in :attr:`ProcessingStage.pending`, where the next batch's
+computation looks first.
+
+Failures are sorted. A record's own failure is a rejection (the compute and
+insert modules). A transient one (ClickHouse or the broker away) holds the
+batch: retried with backoff while ``/readyz`` says not ready, never
+acknowledged, never a crash loop. Only a bug leaves this module as an
+exception, and the agent then ends the process unacknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.dedup import HouseholdState
-from processors.pipeline import Accepted, BatchResult, Pipeline, RawSubmission, Rejected
-from processors.records import rejection
-from processors.rules import RULES_BY_CODE, InMemoryNikIndex
-from schemas.errors import SchemaValidationError
+from processors.pipeline import Accepted, RawSubmission, Rejected
+from sinks.writer import SinkUnavailable, dedup_token
+from streams.worker.compute import Computed
+from streams.worker.inserting import BatchInserter, Inserted
 from streams.worker.observer import WorkerObserver
+from streams.worker.pool import ComputePool
 
 log = logging.getLogger(__name__)
 
-Encoder = Callable[[dict[str, Any]], bytes]
-
-
-@dataclass
-class Encoded:
-    """A processed batch, ready to publish: (key, value) pairs per output topic."""
-
-    result: BatchResult
-    valid: list[tuple[bytes, bytes]]
-    rejected: list[tuple[bytes | None, bytes]]
-
-
-def _unencodable(
-    accepted: Accepted,
-    error: SchemaValidationError,
-    messages: dict[tuple[int, int], RawSubmission],
-    now: datetime,
-) -> Rejected:
-    """A rejection carrying the original bytes of a submission whose output would not encode."""
-    origin = accepted.source
-    msg = messages[origin]
-    finding = RULES_BY_CODE["ENRICHED_RECORD_INVALID"].finding(None, error=str(error)[:200])
-    submission = accepted.record["submission"]
-    record = rejection(
-        msg.value,
-        msg.topic,
-        msg.partition,
-        msg.offset,
-        now,
-        [finding],
-        submission,
-        None,
-        key=accepted.household_id,
-        district=accepted.district,
-    )
-    return Rejected(accepted.household_id, record, (finding.code,), accepted.district)
+MAX_BACKOFF_S = 30.0
+#: The label under which a held batch shows in ``/readyz`` and the sink-failing gauge.
+CLICKHOUSE = "households"
+KAFKA = "publish"
 
 
 def to_raw(event: Any) -> RawSubmission:
     """A Faust event as the pipeline's input record."""
     message = event.message
+    value = message.value
     return RawSubmission(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=message.key,
-        value=message.value if isinstance(message.value, bytes) else bytes(message.value or b""),
+        value=value if isinstance(value, bytes) else bytes(value or b""),
         timestamp=datetime.fromtimestamp(message.timestamp or 0, tz=UTC),
     )
 
 
+def batch_token(positions: Iterable[tuple[str, int, int]]) -> str:
+    """Deterministic for the same batch: topic and every partition's offset range.
+
+    A range names its offsets only when the batch holds all of them. A batch
+    with a hole (a consumer bug, a redelivery) gets a digest of its offsets
+    added, so ClickHouse cannot mistake it for the complete batch of the same
+    range and drop the complete one as its duplicate.
+    """
+    offsets: dict[tuple[str, int], set[int]] = {}
+    for topic, partition, offset in positions:
+        offsets.setdefault((topic, partition), set()).add(offset)
+    parts = []
+    for (topic, partition), seen in sorted(offsets.items()):
+        low, high = min(seen), max(seen)
+        token = dedup_token(topic, partition, low, high)
+        if len(seen) != high - low + 1:
+            digest = zlib.crc32(",".join(map(str, sorted(seen))).encode())
+            token = f"{token}~{len(seen)}:{digest:08x}"
+        parts.append(token)
+    return "|".join(parts)
+
+
+@dataclass
+class Batch:
+    """A computed batch on its way to ClickHouse and the topics."""
+
+    messages: list[RawSubmission]
+    computed: Computed
+    started: float
+    compute_seconds: float
+
+
 class ProcessingStage:
-    """Runs the pipeline on each batch and publishes what it decided."""
+    """Computes, writes and publishes batches; one instance per worker."""
 
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
+        pool: ComputePool,
+        inserter: BatchInserter,
+        executor: ThreadPoolExecutor,
         table: Any,
         valid_topic: Any,
         rejected_topic: Any,
-        encode_valid: Encoder,
-        encode_rejected: Encoder,
         observer: WorkerObserver,
+        should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        nik_index: InMemoryNikIndex | None = None,
     ) -> None:
-        self._pipeline = pipeline
+        self._pool = pool
+        self._inserter = inserter
+        self._executor = executor
         self._table = table
         self._valid_topic = valid_topic
         self._rejected_topic = rejected_topic
-        self._encode_valid = encode_valid
-        self._encode_rejected = encode_rejected
         self._observer = observer
+        self._should_stop = should_stop
         self._clock = clock
-        self._nik_index = nik_index
+        #: Dedup states of batches computed but not yet stored (household -> state).
+        self.pending: dict[str, list[Any]] = {}
 
-    def _lookup(self, household_id: str) -> HouseholdState | None:
-        return HouseholdState.from_json(self._table.get(household_id.encode()))
+    def _state(self, household: str) -> list[Any] | None:
+        if household in self.pending:
+            return self.pending[household]
+        value = self._table.get(household.encode())
+        return list(value) if value else None
 
-    def process(self, messages: Sequence[RawSubmission]) -> Encoded:
-        """CPU part of a batch: decide and encode (runs in a thread)."""
-        now = self._clock()
-        result = self._pipeline.run(messages, self._lookup, now)
-        valid: list[tuple[bytes, bytes]] = []
-        by_offset = {(m.partition, m.offset): m for m in messages}
-        for accepted in list(result.valid):
-            try:
-                valid.append((accepted.household_id.encode(), self._encode_valid(accepted.record)))
-            except SchemaValidationError as exc:  # a bug upstream: reject, never crash-loop
-                log.error("processed record of %s does not encode: %s", accepted.household_id, exc)
-                result.valid.remove(accepted)
-                result.rejected.append(_unencodable(accepted, exc, by_offset, now))
-        rejected = [
-            (r.household_id.encode() if r.household_id else None, self._encode_rejected(r.record))
-            for r in result.rejected
-        ]
-        return Encoded(result, valid, rejected)
-
-    def _remember_niks(self, result: BatchResult) -> None:
-        """Accepted members' NIKs, so a NIK turning up in another household is flagged."""
-        if self._nik_index is None:
-            return
-        for accepted in result.valid:
-            for member in accepted.record["submission"]["members"]:
-                if member.get("nik"):
-                    self._nik_index.add(member["nik"], accepted.household_id)
-
-    async def handle(self, events: Sequence[Any]) -> None:
-        """One ``take_events`` batch, end to end."""
-        started = asyncio.get_running_loop().time()
+    async def compute(self, events: Sequence[Any]) -> Batch:
+        """The pure half, in the compute process; its states are pending from here on."""
+        started = time.monotonic()
         messages = [to_raw(event) for event in events]
-        encoded = await asyncio.to_thread(self.process, messages)
-        pending = [
-            await self._valid_topic.send(key=key, value=value) for key, value in encoded.valid
+        keys = {m.key.decode("utf-8", "replace") for m in messages if m.key}
+        states = {key: self._state(key) for key in keys}
+        now = self._clock()
+        computed = await self._pool.compute(messages, states, now)
+        if computed.missing:  # keys that are not household ids: look those up too
+            states |= {household: self._state(household) for household in computed.missing}
+            computed = await self._pool.compute(messages, states, now)
+        self.pending.update(computed.states)
+        return Batch(messages, computed, started, time.monotonic() - started)
+
+    async def finish(self, batch: Batch) -> None:
+        """Insert, publish, store the states; the caller acknowledges afterwards."""
+        loop = asyncio.get_running_loop()
+        token = batch_token((m.topic, m.partition, m.offset) for m in batch.messages)
+        insert_started = loop.time()
+        inserted = await loop.run_in_executor(self._executor, self._insert_until_done, batch, token)
+        self._report_insert(inserted, loop.time() - insert_started)
+        refused = {h.household_id for h, _ in inserted.refused}
+        valid = [
+            (h.household_id.encode(), h.valid_value)
+            for h in batch.computed.households
+            if h.household_id not in refused
         ]
-        pending += [
-            await self._rejected_topic.send(key=key, value=value) for key, value in encoded.rejected
-        ]
-        await asyncio.gather(*pending)  # every output acknowledged before state and offsets move
-        for household_id, state in encoded.result.states.items():
-            self._table[household_id.encode()] = state.to_json()
-        self._remember_niks(encoded.result)
-        elapsed = asyncio.get_running_loop().time() - started
-        self._observer.on_processed(len(messages), encoded.result, elapsed)
+        await self._publish(valid, [*batch.computed.rejected, *inserted.quarantined])
+        self._store_states(batch.computed.states)
+        self._report_processed(batch, inserted, time.monotonic() - batch.started)
+
+    def _insert_until_done(self, batch: Batch, token: str) -> Inserted:
+        """Retry the same batch under the same token until ClickHouse takes it."""
+        by_offset = {(m.partition, m.offset): (m.topic, m.value) for m in batch.messages}
+        pause, rounds = 1.0, 0
+        while True:
+            try:
+                inserted = self._inserter.insert(
+                    batch.computed, token, datetime.now(UTC), by_offset.__getitem__
+                )
+            except SinkUnavailable as exc:
+                rounds += 1
+                self._observer.on_sink_failure(CLICKHOUSE, str(exc))
+                log.warning("ClickHouse unavailable (round %d), holding the batch: %s", rounds, exc)
+                if self._pause(pause):
+                    raise  # shutting down: the agent exits unacknowledged
+                pause = min(pause * 2, MAX_BACKOFF_S)
+                continue
+            if rounds:
+                self._observer.on_sink_recovered(CLICKHOUSE)
+            return inserted
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep between retry rounds; True when the worker is stopping meanwhile."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._should_stop():
+                return True
+            time.sleep(0.1)
+        return self._should_stop()
+
+    async def _publish(
+        self, valid: list[tuple[bytes, bytes]], rejected: list[tuple[bytes | None, bytes]]
+    ) -> None:
+        """Both output topics, acknowledged by the broker; held and retried while it is away.
+
+        A retry may publish a record twice: the topics are at-least-once, and
+        their consumers deduplicate by submission id, as the tables do.
+        """
+        pause, rounds = 1.0, 0
+        while True:
+            try:
+                pending = [await self._valid_topic.send(key=k, value=v) for k, v in valid]
+                pending += [await self._rejected_topic.send(key=k, value=v) for k, v in rejected]
+                await asyncio.gather(*pending)
+            except Exception as exc:
+                rounds += 1
+                self._observer.on_sink_failure(KAFKA, str(exc))
+                log.warning("publishing failed (round %d), holding the batch: %r", rounds, exc)
+                if self._should_stop():
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_BACKOFF_S)
+                continue
+            if rounds:
+                self._observer.on_sink_recovered(KAFKA)
+            return
+
+    def _store_states(self, states: dict[str, list[Any]]) -> None:
+        for household, state in states.items():
+            self._table[household.encode()] = state
+            if self.pending.get(household) is state:  # a later batch may have moved it on
+                del self.pending[household]
+
+    def _report_insert(self, inserted: Inserted, seconds: float) -> None:
+        for table, rows in inserted.rows.items():
+            self._observer.on_sink_batch(table, rows, seconds, 1)
+
+    def _report_processed(self, batch: Batch, inserted: Inserted, seconds: float) -> None:
+        summary = batch.computed.summary
+        if inserted.refused:
+            refused = {h.household_id for h, _ in inserted.refused}
+            moved = [item for item in summary.valid if item.household_id in refused]
+            summary.valid = [item for item in summary.valid if item.household_id not in refused]
+            summary.rejected += [_as_refused(item) for item in moved]
+        self._observer.on_processed(len(batch.messages), summary, seconds)
+
+
+def _as_refused(item: Accepted) -> Rejected:
+    return Rejected(item.household_id, {}, ("INSERT_REFUSED",), item.district)

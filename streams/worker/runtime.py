@@ -13,6 +13,7 @@ ClickHouse has taken it (end-to-end latency), without the sink knowing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -20,16 +21,12 @@ from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitoring.worker import WorkerMonitoring, WorkerTopics, frame_districts, instrument_worker
-from processors.frame import Frame, load_frame
-from processors.pipeline import Pipeline
-from processors.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
-from processors.rules import InMemoryNikIndex, RuleContext
-from schemas.catalog import subject_for
+from processors.frame import load_frame
+from processors.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import registry_from_url
-from schemas.serde import AvroDeserializer, AvroSerializer
 from sinks.clickhouse import client_from_dsn, describe
 from sinks.migrations import migrate
 from sinks.rows import Block, reference_blocks
@@ -42,6 +39,7 @@ from streams.worker.app import WorkerApp, build_app
 from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.diagnostics import commit_progress
+from streams.worker.inserting import BatchInserter
 from streams.worker.observer import (
     Fanout,
     WorkerObserver,
@@ -49,13 +47,14 @@ from streams.worker.observer import (
     consumed_topics,
     freshness,
 )
-from streams.worker.processing import ProcessingStage
-from streams.worker.sinking import SinkStage
+from streams.worker.pool import ComputePool, ComputeSetup, encoder
+from streams.worker.processing import Batch, ProcessingStage
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: How often the commit watch looks; stalls that matter last minutes.
 COMMIT_WATCH_SECONDS = 5.0
@@ -69,7 +68,7 @@ class Worker:
     stats: WorkerStats
     client: Any
     processing: ProcessingStage
-    sink: SinkStage
+    pool: ComputePool
     monitoring: WorkerMonitoring
 
     @property
@@ -77,17 +76,16 @@ class Worker:
         return self.wapp.app
 
 
-def rule_context(
-    settings: Settings, regions: RegionMaster, frame: Frame, niks: InMemoryNikIndex
-) -> RuleContext:
-    """The rules' view of the world; ``now`` is replaced per batch."""
-    return RuleContext(
-        regions=regions,
-        frame=frame,
+def compute_setup(settings: Settings) -> ComputeSetup:
+    """What the compute process needs from the settings (secrets as plain values)."""
+    url = settings.schema_registry_url
+    return ComputeSetup(
+        regions_file=settings.regions_file,
+        frame_dir=settings.frame_directory,
         fieldwork_start=settings.fieldwork_start,
         fieldwork_end=settings.fieldwork_end,
-        now=datetime.now(UTC),
-        seen_niks=niks,
+        registry_url=url.get_secret_value() if url else None,
+        nik_key=settings.nik_hmac_key.get_secret_value().encode(),
     )
 
 
@@ -182,31 +180,19 @@ def create_worker(
 
     url = settings.schema_registry_url
     schemas = registry_from_url(url.get_secret_value() if url else None)
-    niks = InMemoryNikIndex()
-    context = rule_context(settings, regions, frame, niks)
-    submissions = AvroDeserializer(schemas, "HouseholdSubmission")
+    pool = ComputePool(compute_setup(settings), child=settings.process_in_child)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
     processing = ProcessingStage(
-        pipeline=Pipeline(decode=submissions.decode_with_id, context=context),
+        pool=pool,
+        inserter=BatchInserter(writer, encoder(schemas, "Rejection")),
+        executor=executor,
         table=wapp.dedup,
         valid_topic=wapp.valid,
         rejected_topic=wapp.rejected,
-        encode_valid=_encoder(schemas, "ValidatedSubmission"),
-        encode_rejected=_encoder(schemas, "Rejection"),
         observer=observer,
-        nik_index=niks,
-    )
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-    sink = SinkStage(
-        writer=writer,
-        executor=executor,
-        decode_valid=AvroDeserializer(schemas, "ValidatedSubmission").decode,
-        decode_rejection=AvroDeserializer(schemas, "Rejection").decode,
-        nik_key=settings.nik_hmac_key.get_secret_value().encode(),
-        observer=observer,
-        regions=regions,
         should_stop=lambda: bool(wapp.app.should_stop),
     )
-    _attach_agents(wapp, settings, processing, sink, observer)
+    _attach_agents(wapp, settings, processing, observer)
     web.install(
         wapp.app,
         stats=stats,
@@ -219,16 +205,7 @@ def create_worker(
     _watch_commits(wapp.app, observer)
     install_board(wapp.app, stats=stats, client=client, executor=executor, database=database)
     diagnostics.install(wapp.app)
-    return Worker(wapp, stats, client, processing, sink, monitoring)
-
-
-def _encoder(registry: Any, name: str) -> Any:
-    serializer = AvroSerializer(registry, subject_for(name), name)
-
-    def encode(record: dict[str, Any]) -> bytes:
-        return serializer.encode(record, validate=False)
-
-    return encode
+    return Worker(wapp, stats, client, processing, pool, monitoring)
 
 
 def _watch_commits(app: Any, observer: WorkerObserver) -> None:
@@ -245,7 +222,7 @@ def _watch_commits(app: Any, observer: WorkerObserver) -> None:
 EXIT_BATCH_UNFINISHED = 75
 
 
-async def unacked_on_failure(agent: str, batch: Awaitable[None]) -> None:
+async def unacked_on_failure(agent: str, batch: Awaitable[T]) -> T:
     """Finish one batch, or end the process before Faust can acknowledge it.
 
     Faust's ``take_events`` acknowledges a batch's events in a ``finally``
@@ -257,7 +234,7 @@ async def unacked_on_failure(agent: str, batch: Awaitable[None]) -> None:
     restarts the worker, which reads the batch again from the committed offset.
     """
     try:
-        await batch
+        return await batch
     except Exception:
         log.critical(
             "%s could not finish a batch; exiting (status %d) so that it is not "
@@ -274,37 +251,43 @@ def _attach_agents(
     wapp: WorkerApp,
     settings: Settings,
     processing: ProcessingStage,
-    sink: SinkStage,
     observer: WorkerObserver,
 ) -> None:
+    """One agent: batches computed one after the other, each written while the next computes.
+
+    Faust's ``take_events`` acknowledges a batch when the agent asks for the
+    next one; here a batch is still being written then. So every message
+    gets one more reference before it is handed on (``incref``): Faust's ack
+    only drops that to one, and the writer's ack after the batch's effects
+    is the one that lets the offset be committed.
+    """
     app = wapp.app
 
-    def consumed(events: Sequence[Any]) -> None:
-        for topic, count in consumed_topics(events).items():
-            observer.on_consumed(topic, count)
+    async def write(stream: Any, queue: asyncio.Queue[tuple[Sequence[Any], Batch]]) -> None:
+        while True:
+            events, batch = await queue.get()
+            await unacked_on_failure("process-submissions", processing.finish(batch))
+            for event in events:
+                await stream.ack(event)
 
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.process_batch, within=settings.process_batch_seconds
-        ):
-            consumed(events)
-            await unacked_on_failure("process-submissions", processing.handle(events))
+        # one batch waiting while one is written: the next computes meanwhile
+        queue: asyncio.Queue[tuple[Sequence[Any], Batch]] = asyncio.Queue(maxsize=1)
+        writer = asyncio.ensure_future(write(stream, queue))
+        try:
+            async for events in stream.take_events(
+                settings.process_batch, within=settings.process_batch_seconds
+            ):
+                for event in events:
+                    event.message.incref()
+                for topic, count in consumed_topics(events).items():
+                    observer.on_consumed(topic, count)
+                batch = await unacked_on_failure("process-submissions", processing.compute(events))
+                await queue.put((events, batch))
+                if writer.done():
+                    writer.result()
+        finally:
+            writer.cancel()
 
-    async def sink_valid(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.sink_batch_rows, within=settings.sink_batch_seconds
-        ):
-            consumed(events)
-            await unacked_on_failure("sink-households", sink.handle_valid(events))
-
-    async def sink_rejected(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.sink_batch_rows, within=settings.sink_batch_seconds
-        ):
-            consumed(events)
-            await unacked_on_failure("sink-rejections", sink.handle_rejected(events))
-
-    # concurrency 1 per agent: faust-streaming can commit past unprocessed messages otherwise
+    # concurrency 1: batches must be computed in order (dedup states, NIK index)
     app.agent(wapp.submissions, name="process-submissions", concurrency=1)(process)
-    app.agent(wapp.valid, name="sink-households", concurrency=1)(sink_valid)
-    app.agent(wapp.rejected, name="sink-rejections", concurrency=1)(sink_rejected)

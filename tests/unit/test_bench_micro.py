@@ -27,8 +27,6 @@ from schemas.catalog import subject_for
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from sinks.rows import household_blocks
-from streams.settings import Settings
-from streams.worker.runtime import rule_context
 
 NOW = dt.datetime(2026, 1, 15, 10, 0, tzinfo=dt.UTC)
 STARTED = NOW - dt.timedelta(hours=1)
@@ -44,10 +42,14 @@ def regions() -> RegionMaster:
 @pytest.fixture(scope="module")
 def context(regions: RegionMaster) -> RuleContext:
     """The worker's rule context (empty frame, as the benchmark runs it)."""
-    settings = Settings(
-        fieldwork_start=NOW - dt.timedelta(days=1), fieldwork_end=NOW + dt.timedelta(days=1)
+    return RuleContext(
+        regions=regions,
+        frame=Frame.build([], [], []),
+        fieldwork_start=NOW - dt.timedelta(days=1),
+        fieldwork_end=NOW + dt.timedelta(days=1),
+        now=NOW,
+        seen_niks=InMemoryNikIndex(),
     )
-    return rule_context(settings, regions, Frame.build([], [], []), InMemoryNikIndex())
 
 
 @pytest.fixture(scope="module")

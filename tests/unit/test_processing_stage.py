@@ -1,81 +1,178 @@
-"""The processing stage's CPU half, without a broker: a record that will not encode is rejected.
+"""The batch computer, without a broker or an engine: each record's failure is its own.
 
-A bug that produces an unencodable ValidatedSubmission must not crash the agent
-(Faust would replay the same batch forever); the submission becomes a rejection
-with its original bytes and the ENRICHED_RECORD_INVALID code.
+A failure that would happen again on the same record (too large, unencodable,
+a crash in the rules, rows that cannot be built) must become that record's
+rejection with its own reason code; the rest of the batch goes on. Faust would
+otherwise replay the same batch forever.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from processors import pipeline
 from processors.pipeline import Pipeline, RawSubmission
-from processors.regions import load_regions
+from processors.regions import RegionMaster, load_regions
 from schemas.catalog import subject_for
 from schemas.errors import SchemaValidationError
+from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, QUARANTINE_ORIGINAL_BYTES
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from schemas.validate import FieldError
-from streams.worker.observer import WorkerStats
-from streams.worker.processing import ProcessingStage
+from streams.worker.compute import BatchComputer, Computed
+from streams.worker.pool import encoder
 from tests import builders as b
 
+TOPIC = "regsosek.submissions"
 
-def _stage(encode_valid: Any) -> ProcessingStage:
+
+@pytest.fixture(scope="module")
+def regions() -> RegionMaster:
+    return load_regions()
+
+
+def _computer(regions: RegionMaster, encode_valid: Any = None) -> BatchComputer:
     registry = LocalRegistry()
-    return ProcessingStage(
+    return BatchComputer(
         pipeline=Pipeline(
             decode=AvroDeserializer(registry, "HouseholdSubmission").decode_with_id,
-            context=b.rule_context(load_regions()),
+            context=b.rule_context(regions),
         ),
-        table={},
-        valid_topic=None,
-        rejected_topic=None,
-        encode_valid=encode_valid,
-        encode_rejected=AvroSerializer(registry, subject_for("Rejection"), "Rejection").encode,
-        observer=WorkerStats(),
-        clock=lambda: b.RULES_NOW,
+        encode_valid=encode_valid or encoder(registry, "ValidatedSubmission"),
+        encode_rejected=encoder(registry, "Rejection"),
+        nik_key=b"test-key",
+        regions=regions,
     )
 
 
-def _messages() -> list[RawSubmission]:
+def _household(n: int) -> str:
+    return f"35.09.02.2001-0003-{n:04d}-01"
+
+
+def _messages(count: int = 3) -> list[RawSubmission]:
     serializer = AvroSerializer(
         LocalRegistry(), subject_for("HouseholdSubmission"), "HouseholdSubmission"
     )
-    records = [
-        b.kemendagri_submission(household_id=f"35.09.02.2001-0003-{n:04d}-01") for n in range(3)
-    ]
     return [
-        RawSubmission("regsosek.submissions", 0, n, None, serializer.encode(r), datetime.now(UTC))
-        for n, r in enumerate(records)
+        RawSubmission(
+            TOPIC,
+            0,
+            n,
+            _household(n).encode(),
+            serializer.encode(b.kemendagri_submission(household_id=_household(n))),
+            datetime.now(UTC),
+        )
+        for n in range(count)
     ]
 
 
-def test_all_valid_records_are_encoded() -> None:
-    valid = AvroSerializer(
-        LocalRegistry(), subject_for("ValidatedSubmission"), "ValidatedSubmission"
-    )
-    encoded = _stage(valid.encode).process(_messages())
-    assert len(encoded.valid) == 3 and encoded.rejected == []
+def _run(computer: BatchComputer, messages: list[RawSubmission]) -> Computed:
+    states: dict[str, list[Any] | None] = {m.key.decode(): None for m in messages if m.key}
+    return computer.compute(messages, states, b.RULES_NOW)
 
 
-def test_an_unencodable_record_becomes_a_rejection_not_a_crash() -> None:
-    valid = AvroSerializer(
-        LocalRegistry(), subject_for("ValidatedSubmission"), "ValidatedSubmission"
+def _rejection(value: bytes) -> dict[str, Any]:
+    return AvroDeserializer(LocalRegistry(), "Rejection").decode(value)
+
+
+def test_one_pass_gives_rows_records_and_states_for_every_household(
+    regions: RegionMaster,
+) -> None:
+    computed = _run(_computer(regions), _messages())
+    assert [h.household_id for h in computed.households] == [_household(n) for n in range(3)]
+    assert computed.rejected == [] and computed.missing == set()
+    assert sum(len(h.members) for h in computed.households) == sum(
+        len(b.kemendagri_submission()["members"]) for _ in range(3)
     )
+    row = dict(zip(computed.household_columns, computed.households[0].household, strict=True))
+    assert row["district_code"] == "35.09.02" and row["household_id"] == _household(0)
+    decoded = AvroDeserializer(LocalRegistry(), "ValidatedSubmission").decode(
+        computed.households[0].valid_value
+    )
+    assert decoded["enrichment"]["district_name"] == row["district_name"]
+    assert set(computed.states) == {_household(n) for n in range(3)}
+    assert len(computed.summary.valid) == 3 and computed.summary.valid[0].record == {}
+
+
+def test_a_household_whose_state_was_not_handed_in_is_asked_for(regions: RegionMaster) -> None:
+    messages = _messages(2)
+    computed = _computer(regions).compute(messages, {_household(0): None}, b.RULES_NOW)
+    assert computed.missing == {_household(1)} and computed.households == []
+
+
+def test_an_unencodable_record_becomes_a_rejection_not_a_crash(regions: RegionMaster) -> None:
+    valid = encoder(LocalRegistry(), "ValidatedSubmission")
 
     def encode(record: dict[str, Any]) -> bytes:
-        if record["submission"]["household_id"].endswith("0001-01"):
+        if record["submission"]["household_id"] == _household(1):
             raise SchemaValidationError([FieldError("enrichment.housing_score", "bad")], "X")
-        return valid.encode(record)
+        return valid(record)
 
     messages = _messages()
-    encoded = _stage(encode).process(messages)
-    assert len(encoded.valid) == 2
-    ((key, value),) = encoded.rejected
-    assert key == b"35.09.02.2001-0003-0001-01"
-    rejection = AvroDeserializer(LocalRegistry(), "Rejection").decode(value)
+    computed = _run(_computer(regions, encode), messages)
+    assert len(computed.households) == 2
+    ((key, value),) = computed.rejected
+    assert key == _household(1).encode()
+    rejection = _rejection(value)
     assert [r["code"] for r in rejection["reasons"]] == ["ENRICHED_RECORD_INVALID"]
-    assert rejection["original"] == messages[1].value
-    assert rejection["source_offset"] == 1
+    assert rejection["original"] == messages[1].value and rejection["source_offset"] == 1
+    assert len(computed.rejection_rows) == 1
+
+
+def test_an_output_over_the_producers_limit_is_quarantined(regions: RegionMaster) -> None:
+    computed = _run(_computer(regions, lambda _record: b"x" * MAX_RECORD_BYTES), _messages(1))
+    assert computed.households == []
+    assert [r["code"] for r in _rejection(computed.rejected[0][1])["reasons"]] == [
+        "OUTPUT_TOO_LARGE"
+    ]
+
+
+def test_a_submission_over_the_contract_keeps_its_head_size_and_digest(
+    regions: RegionMaster,
+) -> None:
+    messages = _messages(3)
+    huge = b"\x00" + bytes(MAX_SUBMISSION_BYTES + 10)
+    messages[1] = RawSubmission(TOPIC, 0, 1, _household(1).encode(), huge, datetime.now(UTC))
+    computed = _run(_computer(regions), messages)
+    assert [h.household_id for h in computed.households] == [_household(0), _household(2)]
+    ((key, value),) = computed.rejected
+    rejection = _rejection(value)
+    assert key == _household(1).encode() and len(value) < MAX_RECORD_BYTES
+    assert [r["code"] for r in rejection["reasons"]] == ["SUBMISSION_TOO_LARGE"]
+    assert rejection["original"] == huge[:QUARANTINE_ORIGINAL_BYTES]
+    assert rejection["original_size"] == len(huge)
+    assert rejection["original_sha256"] == hashlib.sha256(huge).hexdigest()
+    row = dict(zip(computed.rejection_columns, computed.rejection_rows[0], strict=True))
+    assert row["original_size"] == len(huge)
+    assert row["original_sha256"] == hashlib.sha256(huge).hexdigest()
+
+
+def test_a_record_that_crashes_the_pipeline_is_quarantined_alone(
+    regions: RegionMaster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pipeline.resolve_location
+
+    def explode(location: Any, master: Any) -> Any:
+        if location.get("sls_name") == "boom":
+            raise ZeroDivisionError("a bug met by unusual data")
+        return real(location, master)
+
+    monkeypatch.setattr(pipeline, "resolve_location", explode)
+    messages = _messages(3)
+    serializer = AvroSerializer(
+        LocalRegistry(), subject_for("HouseholdSubmission"), "HouseholdSubmission"
+    )
+    record = b.kemendagri_submission(household_id=_household(1))
+    record["location"]["sls_name"] = "boom"
+    messages[1] = RawSubmission(
+        TOPIC, 0, 1, _household(1).encode(), serializer.encode(record), datetime.now(UTC)
+    )
+    computed = _run(_computer(regions), messages)
+    assert len(computed.households) == 2
+    rejection = _rejection(computed.rejected[0][1])
+    assert [r["code"] for r in rejection["reasons"]] == ["RECORD_PROCESSING_FAILED"]
+    assert "ZeroDivisionError" in rejection["reasons"][0]["message"]

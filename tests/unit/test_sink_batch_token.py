@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+from streams.worker.processing import batch_token
 
-from streams.worker.sinking import batch_token
-
-TOPIC = "regsosek.submissions.valid"
+TOPIC = "regsosek.submissions"
 
 
-def events(*offsets: tuple[int, int]) -> list[Any]:
-    return [
-        SimpleNamespace(message=SimpleNamespace(topic=TOPIC, partition=p, offset=o))
-        for p, o in offsets
-    ]
+def events(*offsets: tuple[int, int]) -> list[tuple[str, int, int]]:
+    return [(TOPIC, p, o) for p, o in offsets]
 
 
 def test_a_contiguous_batch_names_its_ranges_in_partition_order() -> None:

@@ -1,0 +1,224 @@
+"""The pure half of a batch: submission bytes in; rows, output records and states out.
+
+It runs in a child process (:mod:`streams.worker.pool`), so the worker's event
+loop keeps fetching, inserting and publishing on one core while the rules run
+on the other. Everything here is a function of its inputs and of the master
+data loaded once per process; nothing touches Kafka or ClickHouse.
+
+One pass, in memory: each submission is decoded once, ruled, deduplicated
+against the states the caller hands in, enriched, and turned into its
+ClickHouse rows *and* its ValidatedSubmission bytes from the same dict. No
+record is encoded to be decoded again, no location is resolved twice.
+
+Every failure of one record is that record's: a submission over the size
+contract, one that raises anywhere in the rules, one whose output does not
+encode or would not fit the producers' limit, one whose rows cannot be built:
+each becomes a Rejection with its own reason code, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from processors.dedup import HouseholdState
+from processors.pipeline import Accepted, BatchResult, Pipeline, RawSubmission, Rejected
+from processors.records import rejection
+from processors.regions import RegionMaster
+from processors.rules import RULES_BY_CODE, Finding, InMemoryNikIndex
+from schemas.errors import SchemaValidationError
+from schemas.limits import MAX_RECORD_BYTES
+from sinks.rows import Locator, household_row, member_rows, rejection_block
+
+log = logging.getLogger(__name__)
+
+Encoder = Callable[[dict[str, Any]], bytes]
+
+#: Room left under the producers' limit for the record batch's own framing.
+RECORD_HEADROOM_BYTES = 16 * 1024
+
+
+@dataclass(slots=True)
+class HouseholdRows:
+    """One accepted household: its rows and its ValidatedSubmission, kept together.
+
+    Together because a household refused by ClickHouse is quarantined whole:
+    its rows leave the insert and its record leaves the valid topic.
+    """
+
+    household_id: str
+    submission_id: str
+    enumerator_id: str
+    district: str | None
+    source: tuple[int, int]  # (partition, offset) of the submission
+    household: list[Any]
+    members: list[list[Any]]
+    valid_value: bytes
+
+
+#: One household's rows, with the column names of its household row and member rows.
+Built = tuple[HouseholdRows, list[str], list[str] | None]
+
+
+@dataclass
+class Computed:
+    """What the event loop needs to finish a batch; small enough to pickle back cheaply."""
+
+    summary: BatchResult  # for the observers: records stripped
+    households: list[HouseholdRows] = field(default_factory=list)
+    household_columns: list[str] = field(default_factory=list)
+    member_columns: list[str] = field(default_factory=list)
+    rejected: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    rejection_columns: list[str] = field(default_factory=list)
+    rejection_rows: list[list[Any]] = field(default_factory=list)
+    states: dict[str, list[Any]] = field(default_factory=dict)
+    #: Households whose state the caller did not hand in (a message key that is not
+    #: the household id): call again with their states; nothing else is filled.
+    missing: set[str] = field(default_factory=set)
+
+
+class BatchComputer:
+    """The pipeline, the encoders and the row builders of one process."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        encode_valid: Encoder,
+        encode_rejected: Encoder,
+        nik_key: bytes,
+        regions: RegionMaster,
+        nik_index: InMemoryNikIndex | None = None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._encode_valid = encode_valid
+        self._encode_rejected = encode_rejected
+        self._nik_key = nik_key
+        self._regions = regions
+        self._locator = Locator(regions)
+        self._nik_index = nik_index
+
+    def compute(
+        self,
+        messages: Sequence[RawSubmission],
+        states: Mapping[str, list[Any] | None],
+        now: datetime,
+    ) -> Computed:
+        """Decide on every message; ``states`` holds the dedup state of each household id."""
+        missing: set[str] = set()
+
+        def lookup(household: str) -> HouseholdState | None:
+            if household not in states:
+                missing.add(household)
+                return None
+            return HouseholdState.from_json(states[household])
+
+        result = self._pipeline.run(messages, lookup, now)
+        if missing:
+            return Computed(BatchResult(), missing=missing)
+        by_offset = {(m.partition, m.offset): m for m in messages}
+        out = Computed(BatchResult(dropped=result.dropped, lags_ms=result.lags_ms))
+        accepted: list[Accepted] = []
+        for item in result.valid:
+            built = self._household(item, now)
+            if isinstance(built, Finding):
+                result.rejected.append(_quarantined(item, built, by_offset, now))
+                continue
+            rows, out.household_columns, member_columns = built
+            out.member_columns = member_columns or out.member_columns
+            out.households.append(rows)
+            accepted.append(item)
+        self._rejections(result.rejected, now, out)
+        self._remember_niks(accepted)
+        out.summary.valid = [replace(item, record={}) for item in accepted]
+        out.summary.rejected = [replace(item, record={}) for item in result.rejected]
+        out.states = {household: state.to_json() for household, state in result.states.items()}
+        return out
+
+    def rejections_only(self, rejected: Sequence[Rejected], now: datetime) -> Computed:
+        """A batch made of these rejections alone (a record that killed the compute process)."""
+        out = Computed(BatchResult(rejected=[replace(item, record={}) for item in rejected]))
+        self._rejections(rejected, now, out)
+        return out
+
+    def _household(self, item: Accepted, now: datetime) -> Built | Finding:
+        """Rows and bytes of one accepted household, or the finding that quarantines it."""
+        try:
+            value = self._encode_valid(item.record)
+        except SchemaValidationError as exc:  # a bug upstream: reject, never crash-loop
+            log.error("processed record of %s does not encode: %s", item.household_id, exc)
+            return RULES_BY_CODE["ENRICHED_RECORD_INVALID"].finding(None, error=str(exc)[:200])
+        if len(value) > MAX_RECORD_BYTES - RECORD_HEADROOM_BYTES:
+            return RULES_BY_CODE["OUTPUT_TOO_LARGE"].finding(
+                None, size=len(value), limit=MAX_RECORD_BYTES - RECORD_HEADROOM_BYTES
+            )
+        try:
+            return self._rows(item, value, now)
+        except Exception as exc:
+            log.error("rows of %s could not be built: %r", item.household_id, exc)
+            return RULES_BY_CODE["RECORD_PROCESSING_FAILED"].finding(
+                None, error=f"{type(exc).__name__}: {exc}"[:200]
+            )
+
+    def _rows(self, item: Accepted, value: bytes, now: datetime) -> Built:
+        submission = item.record["submission"]
+        place = self._locator.place(submission["location"])
+        household = household_row(item.record, place, now)
+        members = member_rows(submission, place, self._nik_key, now)
+        rows = HouseholdRows(
+            household_id=item.household_id,
+            submission_id=str(submission["submission_id"]),
+            enumerator_id=str(submission["enumeration"]["enumerator_id"]),
+            district=item.district,
+            source=item.source,
+            household=list(household.values()),
+            members=[list(member.values()) for member in members],
+            valid_value=value,
+        )
+        return rows, list(household), list(members[0]) if members else None
+
+    def _rejections(self, rejected: Sequence[Rejected], now: datetime, out: Computed) -> None:
+        block = rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+        out.rejection_columns, out.rejection_rows = block.columns, block.rows
+        out.rejected = [
+            (r.household_id.encode() if r.household_id else None, self._encode_rejected(r.record))
+            for r in rejected
+        ]
+
+    def _remember_niks(self, accepted: Sequence[Accepted]) -> None:
+        """Accepted members' NIKs, so a NIK turning up in another household is flagged.
+
+        Only this process's index: the worker sends every batch to the same one.
+        """
+        if self._nik_index is None:
+            return
+        for item in accepted:
+            for member in item.record["submission"]["members"]:
+                if member.get("nik"):
+                    self._nik_index.add(member["nik"], item.household_id)
+
+
+def _quarantined(
+    item: Accepted,
+    finding: Finding,
+    messages: Mapping[tuple[int, int], RawSubmission],
+    now: datetime,
+) -> Rejected:
+    """A Rejection with the original bytes of an accepted household that cannot go on."""
+    msg = messages[item.source]
+    record = rejection(
+        msg.value,
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        now,
+        [finding],
+        item.record["submission"],
+        None,
+        key=item.household_id,
+        district=item.district,
+    )
+    return Rejected(item.household_id, record, (finding.code,), item.district)
