@@ -86,6 +86,54 @@ class AvroSerializer:
         return out.getvalue()
 
 
+class EnvelopeSerializer:
+    """Encodes a record whose first field is another event, reusing that event's Avro body.
+
+    Why: a ValidatedSubmission is the submission as received plus enrichment
+    and warnings. Avro writes a record as its fields one after the other, so
+    when the submission arrived in the very schema the envelope nests, its
+    body bytes *are* the envelope's first field: only the small tail is
+    encoded. Re-encoding the whole household cost more CPU than the rules.
+    A submission from an older app (another schema id) is encoded in full.
+    """
+
+    def __init__(self, registry: SchemaRegistry, subject: str, schema_name: str) -> None:
+        self._full = AvroSerializer(registry, subject, schema_name)
+        self.schema_id = self._full.schema_id
+        self._header = wire.frame(self.schema_id, b"")
+        schema = catalog.load_schema(schema_name)
+        first = schema["fields"][0]["type"]
+        inner_name = first["name"]
+        self.inner_id: int | None = None
+        if catalog.canonical_json(first) == catalog.canonical_json(catalog.load_schema(inner_name)):
+            self.inner_id = registry.register(catalog.subject_for(inner_name), first)
+        named: dict[str, Any] = {}
+        parse_schema(first, named_schemas=named)
+        tail = {**schema, "name": f"{schema['name']}Tail", "fields": schema["fields"][1:]}
+        self._tail = parse_schema(tail, named_schemas=named)
+
+    def encode(self, record: Mapping[str, Any], original: bytes | None = None) -> bytes:
+        """The envelope's wire bytes; ``original`` is the nested event's own wire bytes."""
+        if (
+            original is not None
+            and self.inner_id is not None
+            and len(original) > wire.HEADER_SIZE
+            and original[0] == wire.MAGIC_BYTE
+            and int.from_bytes(original[1:5], "big") == self.inner_id
+        ):
+            out = io.BytesIO()
+            out.write(self._header)
+            out.write(memoryview(original)[wire.HEADER_SIZE :])
+            try:
+                schemaless_writer(out, self._tail, record)
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                raise SchemaValidationError(
+                    [FieldError("", str(exc))], self._full.schema_name
+                ) from exc
+            return out.getvalue()
+        return self._full.encode(record, validate=False)
+
+
 @dataclass(frozen=True)
 class _Writer:
     """How to read bytes written with one schema id."""

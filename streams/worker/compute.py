@@ -36,6 +36,8 @@ from sinks.rows import Locator, household_row, member_rows, rejection_block
 log = logging.getLogger(__name__)
 
 Encoder = Callable[[dict[str, Any]], bytes]
+#: Encodes a ValidatedSubmission given the submission's own wire bytes (reused when it can).
+EnvelopeEncoder = Callable[[dict[str, Any], bytes], bytes]
 
 #: Room left under the producers' limit for the record batch's own framing.
 RECORD_HEADROOM_BYTES = 16 * 1024
@@ -87,7 +89,7 @@ class BatchComputer:
         self,
         *,
         pipeline: Pipeline,
-        encode_valid: Encoder,
+        encode_valid: EnvelopeEncoder,
         encode_rejected: Encoder,
         nik_key: bytes,
         regions: RegionMaster,
@@ -123,7 +125,7 @@ class BatchComputer:
         out = Computed(BatchResult(dropped=result.dropped, lags_ms=result.lags_ms))
         accepted: list[Accepted] = []
         for item in result.valid:
-            built = self._household(item, now)
+            built = self._household(item, by_offset[item.source].value, now)
             if isinstance(built, Finding):
                 result.rejected.append(_quarantined(item, built, by_offset, now))
                 continue
@@ -144,10 +146,10 @@ class BatchComputer:
         self._rejections(rejected, now, out)
         return out
 
-    def _household(self, item: Accepted, now: datetime) -> Built | Finding:
+    def _household(self, item: Accepted, original: bytes, now: datetime) -> Built | Finding:
         """Rows and bytes of one accepted household, or the finding that quarantines it."""
         try:
-            value = self._encode_valid(item.record)
+            value = self._encode_valid(item.record, original)
         except SchemaValidationError as exc:  # a bug upstream: reject, never crash-loop
             log.error("processed record of %s does not encode: %s", item.household_id, exc)
             return RULES_BY_CODE["ENRICHED_RECORD_INVALID"].finding(None, error=str(exc)[:200])

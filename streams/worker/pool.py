@@ -34,7 +34,7 @@ from processors.regions import DEFAULT_REGIONS_FILE, load_regions
 from processors.rules import InMemoryNikIndex, RuleContext
 from schemas.catalog import subject_for
 from schemas.registry import SchemaRegistry, registry_from_url
-from schemas.serde import AvroDeserializer, AvroSerializer
+from schemas.serde import AvroDeserializer, AvroSerializer, EnvelopeSerializer
 from streams.worker.compute import BatchComputer, Computed, Encoder
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ def build_computer(setup: ComputeSetup) -> BatchComputer:
     decoder = AvroDeserializer(registry, "HouseholdSubmission")
     return BatchComputer(
         pipeline=Pipeline(decode=decoder.decode_with_id, context=context),
-        encode_valid=encoder(registry, "ValidatedSubmission"),
+        encode_valid=EnvelopeSerializer(
+            registry, subject_for("ValidatedSubmission"), "ValidatedSubmission"
+        ).encode,
         encode_rejected=encoder(registry, "Rejection"),
         nik_key=setup.nik_key,
         regions=regions,

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 from processors import pipeline
+from processors.location import resolve_location
 from processors.pipeline import Pipeline, RawSubmission
 from processors.regions import RegionMaster, load_regions
 from schemas.catalog import subject_for
 from schemas.errors import SchemaValidationError
 from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, QUARANTINE_ORIGINAL_BYTES
 from schemas.registry import LocalRegistry
-from schemas.serde import AvroDeserializer, AvroSerializer
+from schemas.serde import AvroDeserializer, AvroSerializer, EnvelopeSerializer
 from schemas.validate import FieldError
 from streams.worker.compute import BatchComputer, Computed
 from streams.worker.pool import encoder
@@ -42,7 +43,10 @@ def _computer(regions: RegionMaster, encode_valid: Any = None) -> BatchComputer:
             decode=AvroDeserializer(registry, "HouseholdSubmission").decode_with_id,
             context=b.rule_context(regions),
         ),
-        encode_valid=encode_valid or encoder(registry, "ValidatedSubmission"),
+        encode_valid=encode_valid
+        or EnvelopeSerializer(
+            registry, subject_for("ValidatedSubmission"), "ValidatedSubmission"
+        ).encode,
         encode_rejected=encoder(registry, "Rejection"),
         nik_key=b"test-key",
         regions=regions,
@@ -107,7 +111,8 @@ def test_a_household_whose_state_was_not_handed_in_is_asked_for(regions: RegionM
 def test_an_unencodable_record_becomes_a_rejection_not_a_crash(regions: RegionMaster) -> None:
     valid = encoder(LocalRegistry(), "ValidatedSubmission")
 
-    def encode(record: dict[str, Any]) -> bytes:
+    def encode(record: dict[str, Any], original: bytes) -> bytes:
+        del original
         if record["submission"]["household_id"] == _household(1):
             raise SchemaValidationError([FieldError("enrichment.housing_score", "bad")], "X")
         return valid(record)
@@ -124,7 +129,9 @@ def test_an_unencodable_record_becomes_a_rejection_not_a_crash(regions: RegionMa
 
 
 def test_an_output_over_the_producers_limit_is_quarantined(regions: RegionMaster) -> None:
-    computed = _run(_computer(regions, lambda _record: b"x" * MAX_RECORD_BYTES), _messages(1))
+    computed = _run(
+        _computer(regions, lambda _record, _original: b"x" * MAX_RECORD_BYTES), _messages(1)
+    )
     assert computed.households == []
     assert [r["code"] for r in _rejection(computed.rejected[0][1])["reasons"]] == [
         "OUTPUT_TOO_LARGE"
@@ -154,12 +161,11 @@ def test_a_submission_over_the_contract_keeps_its_head_size_and_digest(
 def test_a_record_that_crashes_the_pipeline_is_quarantined_alone(
     regions: RegionMaster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pipeline.resolve_location
 
     def explode(location: Any, master: Any) -> Any:
         if location.get("sls_name") == "boom":
             raise ZeroDivisionError("a bug met by unusual data")
-        return real(location, master)
+        return resolve_location(location, master)
 
     monkeypatch.setattr(pipeline, "resolve_location", explode)
     messages = _messages(3)
@@ -176,3 +182,36 @@ def test_a_record_that_crashes_the_pipeline_is_quarantined_alone(
     rejection = _rejection(computed.rejected[0][1])
     assert [r["code"] for r in rejection["reasons"]] == ["RECORD_PROCESSING_FAILED"]
     assert "ZeroDivisionError" in rejection["reasons"][0]["message"]
+
+
+def test_the_envelope_reuses_the_submission_bytes_and_equals_a_full_encode(
+    regions: RegionMaster,
+) -> None:
+    """Splicing the received body into the ValidatedSubmission gives the very same bytes."""
+    registry = LocalRegistry()
+    full = encoder(registry, "ValidatedSubmission")
+    envelope = EnvelopeSerializer(
+        registry, subject_for("ValidatedSubmission"), "ValidatedSubmission"
+    )
+    messages = _messages(3)
+    computed = _run(_computer(regions), messages)
+    decoder = AvroDeserializer(registry, "ValidatedSubmission")
+    for household, message in zip(computed.households, messages, strict=True):
+        record = decoder.decode(household.valid_value)
+        assert household.valid_value == full(record)
+        assert envelope.encode(record, message.value) == household.valid_value
+        assert envelope.encode(record, None) == household.valid_value  # no original: encoded whole
+
+
+def test_an_older_apps_submission_is_encoded_whole(regions: RegionMaster) -> None:
+    registry = LocalRegistry()
+    v1 = AvroSerializer(
+        registry, subject_for("HouseholdSubmission"), "HouseholdSubmission", version=1
+    )
+    old = v1.encode(b.household_submission_v1(household_id="3509010001-0003-0006-01"))
+    message = RawSubmission(TOPIC, 0, 0, b"3509010001-0003-0006-01", old, datetime.now(UTC))
+    computed = _run(_computer(regions), [message])
+    (household,) = computed.households
+    record = AvroDeserializer(registry, "ValidatedSubmission").decode(household.valid_value)
+    assert record["submission"]["household_id"] == "3509010001-0003-0006-01"
+    assert household.valid_value == encoder(registry, "ValidatedSubmission")(record)
