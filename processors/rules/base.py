@@ -17,7 +17,9 @@ severity.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -181,12 +183,37 @@ def members_of(record: Record) -> Sequence[Record]:
 
 
 def present_members(record: Record) -> list[tuple[int, Record]]:
-    """(index, member) of members living in the family (item 404 = 1 or 5)."""
-    return [
-        (index, member)
-        for index, member in enumerate(members_of(record))
-        if member.get("presence") in PRESENT
+    """(index, member) of members living in the family (item 404 = 1 or 5).
+
+    Twenty rules ask this of the same record in a row: inside one
+    :func:`~processors.rules.catalogue.validate` call the answer is computed
+    once (see :func:`validating`); a record is never changed while it is ruled.
+    """
+    members = members_of(record)
+    cache = _present_cache.get()
+    if cache is not None and cache[0] is members:
+        return list(cache[1])
+    present = [
+        (index, member) for index, member in enumerate(members) if member.get("presence") in PRESENT
     ]
+    if cache is not None:
+        _present_cache.set((members, present))
+    return list(present)
+
+
+_present_cache: ContextVar[tuple[Any, list[tuple[int, Record]]] | None] = ContextVar(
+    "present_members", default=None
+)
+
+
+@contextmanager
+def validating() -> Iterator[None]:
+    """Scope in which :func:`present_members` remembers its last answer."""
+    token = _present_cache.set((None, []))
+    try:
+        yield
+    finally:
+        _present_cache.reset(token)
 
 
 def number_of(member: Record, index: int) -> object:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from processors.rules import ages, enumeration, housing, identity, items, members, region, system
-from processors.rules.base import Check, Finding, Record, Rule, RuleContext
+from processors.rules.base import Check, Finding, Record, Rule, RuleContext, validating
 
 #: (title, rules) per block of the form, in the order the catalogue lists them.
 BLOCKS: tuple[tuple[str, tuple[Rule, ...]], ...] = (
@@ -42,12 +42,13 @@ def validate(record: Record, ctx: RuleContext) -> list[Finding]:
     the other rules still run, so one bad rule never stops the worker.
     """
     findings: list[Finding] = []
-    for rule, check in _CHECKED:
-        try:
-            findings.extend(check(record, ctx))
-        except Exception as exc:
-            detail = f"{type(exc).__name__}: {exc}"[:CRASH_DETAIL_CHARS]
-            findings.append(system.RULE_CRASHED.finding(None, rule=rule.code, error=detail))
+    with validating():
+        for rule, check in _CHECKED:
+            try:
+                findings.extend(check(record, ctx))
+            except Exception as exc:
+                detail = f"{type(exc).__name__}: {exc}"[:CRASH_DETAIL_CHARS]
+                findings.append(system.RULE_CRASHED.finding(None, rule=rule.code, error=detail))
     return findings
 
 
