@@ -39,6 +39,7 @@ from streams.worker.compute import Computed
 from streams.worker.inserting import BatchInserter, Inserted
 from streams.worker.observer import WorkerObserver
 from streams.worker.pool import ComputePool
+from streams.worker.publishing import BatchPublisher, RecordTooLargeForBatch
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,9 @@ class ProcessingStage:
         inserter: BatchInserter,
         executor: ThreadPoolExecutor,
         table: Any,
-        valid_topic: Any,
-        rejected_topic: Any,
+        publisher: BatchPublisher,
+        valid_topic: str,
+        rejected_topic: str,
         observer: WorkerObserver,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -114,6 +116,7 @@ class ProcessingStage:
         self._inserter = inserter
         self._executor = executor
         self._table = table
+        self._publisher = publisher
         self._valid_topic = valid_topic
         self._rejected_topic = rejected_topic
         self._observer = observer
@@ -200,9 +203,12 @@ class ProcessingStage:
         pause, rounds = 1.0, 0
         while True:
             try:
-                pending = [await self._valid_topic.send(key=k, value=v) for k, v in valid]
-                pending += [await self._rejected_topic.send(key=k, value=v) for k, v in rejected]
-                await asyncio.gather(*pending)
+                await asyncio.gather(
+                    self._publisher.publish(self._valid_topic, valid),
+                    self._publisher.publish(self._rejected_topic, rejected),
+                )
+            except RecordTooLargeForBatch:
+                raise  # a bug: the compute stage cuts every record to fit
             except Exception as exc:
                 rounds += 1
                 self._observer.on_sink_failure(KAFKA, str(exc))

@@ -49,6 +49,7 @@ from streams.worker.observer import (
 )
 from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
+from streams.worker.publishing import BatchPublisher
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -187,8 +188,9 @@ def create_worker(
         inserter=BatchInserter(writer, encoder(schemas, "Rejection")),
         executor=executor,
         table=wapp.dedup,
-        valid_topic=wapp.valid,
-        rejected_topic=wapp.rejected,
+        publisher=BatchPublisher(wapp.app.producer._ensure_producer),
+        valid_topic=worker_topics(settings).valid,
+        rejected_topic=worker_topics(settings).rejected,
         observer=observer,
         should_stop=lambda: bool(wapp.app.should_stop),
     )
@@ -225,13 +227,13 @@ EXIT_BATCH_UNFINISHED = 75
 async def unacked_on_failure(agent: str, batch: Awaitable[T]) -> T:
     """Finish one batch, or end the process before Faust can acknowledge it.
 
-    Faust's ``take_events`` acknowledges a batch's events in a ``finally``
-    once the agent leaves the batch, however it leaves: an exception would
-    let the next commit pass events that were never published or written.
-    Bad input never raises here (it becomes a rejection), so a failure is a
-    bug or a sink giving up at shutdown during a ClickHouse outage; either
-    way the only safe move is to exit without committing. The orchestrator
-    restarts the worker, which reads the batch again from the committed offset.
+    An exception must not let the stream go on: a later acknowledgement could
+    let the commit pass events that were never written or published. Bad
+    input never raises here (it becomes a rejection) and transient faults are
+    held and retried inside the batch, so a failure is a bug, or a held batch
+    given up because the worker is stopping; either way the only safe move is
+    to exit without committing. The orchestrator restarts the worker, which
+    reads the batch again from the committed offset.
     """
     try:
         return await batch
