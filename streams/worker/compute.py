@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from processors.dedup import HouseholdState
 from processors.pipeline import Accepted, BatchResult, Pipeline, RawSubmission, Rejected
@@ -43,12 +43,13 @@ EnvelopeEncoder = Callable[[dict[str, Any], bytes], bytes]
 RECORD_HEADROOM_BYTES = 16 * 1024
 
 
-@dataclass(slots=True)
-class HouseholdRows:
+class HouseholdRows(NamedTuple):
     """One accepted household: its rows and its ValidatedSubmission, kept together.
 
     Together because a household refused by ClickHouse is quarantined whole:
-    its rows leave the insert and its record leaves the valid topic.
+    its rows leave the insert and its record leaves the valid topic. A tuple,
+    not a dataclass: thousands cross the process boundary per batch, and
+    pickle handles tuples in C.
     """
 
     household_id: str
@@ -69,7 +70,9 @@ Built = tuple[HouseholdRows, list[str], list[str] | None]
 class Computed:
     """What the event loop needs to finish a batch; small enough to pickle back cheaply."""
 
-    summary: BatchResult  # for the observers: records stripped
+    #: For the observers: dropped verdicts, lags and the rejections without their
+    #: records; the accepted ones are the ``households`` (see :meth:`outcome`).
+    summary: BatchResult
     households: list[HouseholdRows] = field(default_factory=list)
     household_columns: list[str] = field(default_factory=list)
     member_columns: list[str] = field(default_factory=list)
@@ -80,6 +83,25 @@ class Computed:
     #: Households whose state the caller did not hand in (a message key that is not
     #: the household id): call again with their states; nothing else is filled.
     missing: set[str] = field(default_factory=set)
+
+    def outcome(self, refused: set[str]) -> BatchResult:
+        """The batch's decisions for the observers, once ``refused`` households are known."""
+        valid = [
+            Accepted(h.household_id, {}, h.district, ())
+            for h in self.households
+            if h.household_id not in refused
+        ]
+        quarantined = [
+            Rejected(h.household_id, {}, ("INSERT_REFUSED",), h.district)
+            for h in self.households
+            if h.household_id in refused
+        ]
+        return BatchResult(
+            valid=valid,
+            rejected=[*self.summary.rejected, *quarantined],
+            dropped=self.summary.dropped,
+            lags_ms=self.summary.lags_ms,
+        )
 
 
 class BatchComputer:
@@ -135,7 +157,6 @@ class BatchComputer:
             accepted.append(item)
         self._rejections(result.rejected, now, out)
         self._remember_niks(accepted)
-        out.summary.valid = [replace(item, record={}) for item in accepted]
         out.summary.rejected = [replace(item, record={}) for item in result.rejected]
         out.states = {household: state.to_json() for household, state in result.states.items()}
         return out

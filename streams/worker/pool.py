@@ -204,7 +204,6 @@ def merge(first: Computed, second: Computed) -> Computed:
     if second.missing:
         return second
     summary = first.summary
-    summary.valid += second.summary.valid
     summary.rejected += second.summary.rejected
     summary.dropped.update(second.summary.dropped)
     summary.lags_ms += second.summary.lags_ms

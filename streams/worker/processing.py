@@ -24,6 +24,7 @@ exception, and the agent then ends the process unacknowledged.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import zlib
@@ -33,13 +34,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.pipeline import Accepted, RawSubmission, Rejected
+from processors.pipeline import RawSubmission
 from sinks.writer import SinkUnavailable, dedup_token
 from streams.worker.compute import Computed
 from streams.worker.inserting import BatchInserter, Inserted
 from streams.worker.observer import WorkerObserver
 from streams.worker.pool import ComputePool
-from streams.worker.publishing import BatchPublisher, RecordTooLargeForBatch
+from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForBatch
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class ProcessingStage:
         publisher: BatchPublisher,
         valid_topic: str,
         rejected_topic: str,
+        changelog_topic: str,
         observer: WorkerObserver,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -119,6 +121,7 @@ class ProcessingStage:
         self._publisher = publisher
         self._valid_topic = valid_topic
         self._rejected_topic = rejected_topic
+        self._changelog_topic = changelog_topic
         self._observer = observer
         self._should_stop = should_stop
         self._clock = clock
@@ -153,12 +156,22 @@ class ProcessingStage:
         inserted = await loop.run_in_executor(self._executor, self._insert_until_done, batch, token)
         self._report_insert(inserted, loop.time() - insert_started)
         refused = {h.household_id for h, _ in inserted.refused}
-        valid = [
+        valid: list[Record] = [
             (h.household_id.encode(), h.valid_value)
             for h in batch.computed.households
             if h.household_id not in refused
         ]
-        await self._publish(valid, [*batch.computed.rejected, *inserted.quarantined])
+        changelog: list[Record] = [
+            (household.encode(), json.dumps(state).encode())
+            for household, state in batch.computed.states.items()
+        ]
+        await self._publish(
+            {
+                self._valid_topic: valid,
+                self._rejected_topic: [*batch.computed.rejected, *inserted.quarantined],
+                self._changelog_topic: changelog,
+            }
+        )
         self._store_states(batch.computed.states)
         self._report_processed(batch, inserted, time.monotonic() - batch.started)
 
@@ -192,20 +205,19 @@ class ProcessingStage:
             time.sleep(0.1)
         return self._should_stop()
 
-    async def _publish(
-        self, valid: list[tuple[bytes, bytes]], rejected: list[tuple[bytes | None, bytes]]
-    ) -> None:
-        """Both output topics, acknowledged by the broker; held and retried while it is away.
+    async def _publish(self, records: dict[str, list[Record]]) -> None:
+        """Every topic's records acknowledged by the broker; held and retried while it is away.
 
-        A retry may publish a record twice: the topics are at-least-once, and
-        their consumers deduplicate by submission id, as the tables do.
+        The output topics and the dedup table's changelog go together. A retry
+        may publish a record twice: the output topics are at-least-once and
+        their consumers deduplicate by submission id, as the tables do; the
+        changelog keeps the last value of a key.
         """
         pause, rounds = 1.0, 0
         while True:
             try:
                 await asyncio.gather(
-                    self._publisher.publish(self._valid_topic, valid),
-                    self._publisher.publish(self._rejected_topic, rejected),
+                    *(self._publisher.publish(topic, items) for topic, items in records.items())
                 )
             except RecordTooLargeForBatch:
                 raise  # a bug: the compute stage cuts every record to fit
@@ -223,8 +235,15 @@ class ProcessingStage:
             return
 
     def _store_states(self, states: dict[str, list[Any]]) -> None:
+        """The table's in-memory view; its changelog records went out with the outputs.
+
+        Written to the store directly: a Faust ``table[key] = value`` sends one
+        changelog message per household through Faust's producer, which cost
+        more than the rest of this process's work on the household.
+        """
+        store = self._table.data
         for household, state in states.items():
-            self._table[household.encode()] = state
+            store[household.encode()] = state
             if self.pending.get(household) is state:  # a later batch may have moved it on
                 del self.pending[household]
 
@@ -233,14 +252,5 @@ class ProcessingStage:
             self._observer.on_sink_batch(table, rows, seconds, 1)
 
     def _report_processed(self, batch: Batch, inserted: Inserted, seconds: float) -> None:
-        summary = batch.computed.summary
-        if inserted.refused:
-            refused = {h.household_id for h, _ in inserted.refused}
-            moved = [item for item in summary.valid if item.household_id in refused]
-            summary.valid = [item for item in summary.valid if item.household_id not in refused]
-            summary.rejected += [_as_refused(item) for item in moved]
-        self._observer.on_processed(len(batch.messages), summary, seconds)
-
-
-def _as_refused(item: Accepted) -> Rejected:
-    return Rejected(item.household_id, {}, ("INSERT_REFUSED",), item.district)
+        refused = {h.household_id for h, _ in inserted.refused}
+        self._observer.on_processed(len(batch.messages), batch.computed.outcome(refused), seconds)

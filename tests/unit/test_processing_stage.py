@@ -99,7 +99,9 @@ def test_one_pass_gives_rows_records_and_states_for_every_household(
     )
     assert decoded["enrichment"]["district_name"] == row["district_name"]
     assert set(computed.states) == {_household(n) for n in range(3)}
-    assert len(computed.summary.valid) == 3 and computed.summary.valid[0].record == {}
+    outcome = computed.outcome(set())
+    assert len(outcome.valid) == 3 and outcome.valid[0].district == "35.09.02"
+    assert computed.outcome({_household(1)}).rejected[0].reason_codes == ("INSERT_REFUSED",)
 
 
 def test_a_household_whose_state_was_not_handed_in_is_asked_for(regions: RegionMaster) -> None:
