@@ -191,6 +191,7 @@ def create_worker(
         publisher=BatchPublisher(wapp.app.producer._ensure_producer),
         valid_topic=worker_topics(settings).valid,
         rejected_topic=worker_topics(settings).rejected,
+        changelog_topic=wapp.dedup.changelog_topic.get_topic_name(),
         observer=observer,
         should_stop=lambda: bool(wapp.app.should_stop),
     )

@@ -178,3 +178,25 @@ def test_a_row_clickhouse_refuses_for_good_is_quarantined_alone(
     assert rejection["household_id"] == refused
     assert rejection["original"] == sent[17]
     assert "refused_for_good" in rejection["reasons"][0]["message"]
+
+
+def test_dedup_state_survives_a_restart_through_the_changelog(
+    kafka: KafkaBackend, prefix: str, topics: dict[str, str], tmp_path: Path
+) -> None:
+    """The worker writes its dedup states' changelog itself; a new worker must recover them."""
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    sent = _send_households(producer, topics[SUBMISSIONS], range(0, 12))
+    worker = WorkerProcess(kafka.bootstrap, prefix, tmp_path)
+    with running(worker):
+        worker.wait_idle()
+    for n in (1, 5, 9):  # the apps retry three submissions after the restart
+        producer.send(topics[SUBMISSIONS], key=_household_id(n).encode(), value=sent[n])
+    producer.flush()
+    producer.close()
+    with running(worker):
+        worker.wait_idle()
+        stats = worker.page("/stats")
+    assert stats["dropped"] == {"duplicate": 3}, stats
+    assert stats["valid"] == 0
+    valid = _decoded(kafka.bootstrap, topics[SUBMISSIONS_VALID], "ValidatedSubmission")
+    assert len(valid) == 12
