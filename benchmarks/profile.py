@@ -28,7 +28,7 @@ def spy(pid: int, output: Path) -> subprocess.Popen[bytes] | None:
         return None
     output.parent.mkdir(parents=True, exist_ok=True)
     cmd = [binary, "record", "--pid", str(pid), "--rate", str(RATE), "--format", "raw"]
-    cmd += ["--nolineno", "--threads", "--nonblocking", "--output", str(output)]
+    cmd += ["--nolineno", "--threads", "--subprocesses", "--nonblocking", "--output", str(output)]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
