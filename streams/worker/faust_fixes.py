@@ -52,9 +52,9 @@ at whatever was acked first: the sink committed 608 offsets it had never
 written. ``perform_seek`` now starts such partitions at their first offset and
 records that as their committed offset.
 
-The version check fails loudly if a different Faust is installed: these are
-Faust internals, and a new release must be re-checked (rerun the SIGKILL test)
-before the pin moves.
+The version check fails loudly if a different Faust, aiokafka or mode is
+installed: these are their internals, and a new release of any of them must be
+re-checked (rerun the SIGKILL test) before the pin moves.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from importlib import metadata
 from typing import Any
 
 import faust
@@ -72,6 +73,9 @@ from faust.utils.functional import consecutive_numbers
 log = logging.getLogger(__name__)
 
 FIXED_VERSIONS = ("0.15.3",)
+#: The libraries under Faust whose internals the fixes (and the worker's record-batch
+#: publisher, ``send_batch`` on Faust's aiokafka producer) were checked against.
+CHECKED_WITH = {"aiokafka": ("0.14.0",), "mode-streaming": ("0.7.1",)}
 _APPLIED = "_regsosek_fixed"
 
 
@@ -215,12 +219,17 @@ def apply() -> None:
     """Patch Faust's consumer once per process; refuses a Faust it was not checked against."""
     if getattr(Consumer, _APPLIED, False):
         return
-    if faust.__version__ not in FIXED_VERSIONS:
-        raise RuntimeError(
-            f"faust-streaming {faust.__version__} is not one streams/worker/faust_fixes.py "
-            f"was checked against ({', '.join(FIXED_VERSIONS)}): re-run the SIGKILL test "
-            "and review the fixes before changing the pin"
-        )
+    installed = {"faust-streaming": faust.__version__} | {
+        name: metadata.version(name) for name in CHECKED_WITH
+    }
+    checked = {"faust-streaming": FIXED_VERSIONS} | CHECKED_WITH
+    for name, version in installed.items():
+        if version not in checked[name]:
+            raise RuntimeError(
+                f"{name} {version} is not one streams/worker/faust_fixes.py was checked "
+                f"against ({', '.join(checked[name])}): re-run the SIGKILL test and review "
+                "the fixes before changing the pin"
+            )
     Consumer.perform_seek = _perform_seek(Consumer.perform_seek)  # type: ignore[method-assign]
     Consumer._new_offset = _new_offset(Consumer._new_offset)  # type: ignore[method-assign]
     Consumer._add_gap = _add_gap(Consumer._add_gap)  # type: ignore[method-assign]

@@ -106,6 +106,18 @@ def test_apply_refuses_an_unchecked_faust(monkeypatch: pytest.MonkeyPatch) -> No
         faust_fixes.apply()
 
 
+def test_apply_refuses_an_unchecked_aiokafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faust_fixes, "_APPLIED", "_regsosek_fixed_not_yet")
+    real = faust_fixes.metadata.version
+    monkeypatch.setattr(
+        faust_fixes.metadata,
+        "version",
+        lambda name: "9.9.9" if name == "aiokafka" else real(name),
+    )
+    with pytest.raises(RuntimeError, match=r"aiokafka 9\.9\.9 is not one"):
+        faust_fixes.apply()
+
+
 def seeking_consumer(
     seen: list[bool], flow_active: bool = True, committed: dict[TP, int | None] | None = None
 ) -> Any:
