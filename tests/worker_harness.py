@@ -24,12 +24,26 @@ from pathlib import Path
 from typing import Any
 
 from streams.kafka_admin import group_lag
-from streams.topics import SUBMISSIONS, named
+from streams.topics import (
+    SUBMISSIONS,
+    SUBMISSIONS_REJECTED,
+    SUBMISSIONS_VALID,
+    TopicSpec,
+    ensure_topics,
+    named,
+)
 from tests.backends import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_ENTRY = ("-m", "streams.cli", "worker")
 FAULT_ENTRY = ("-m", "tests.fault_worker", "worker")
+
+
+def create_worker_topics(bootstrap: str, prefix: str, partitions: int = 3) -> dict[str, str]:
+    """The submissions topic and the worker's two output topics of ``prefix``, created."""
+    names = {t: named(t, prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)}
+    ensure_topics(bootstrap, [TopicSpec(name, partitions, 1) for name in names.values()])
+    return names
 
 
 @dataclass

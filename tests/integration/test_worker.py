@@ -28,14 +28,11 @@ from streams.topics import (
     SUBMISSIONS,
     SUBMISSIONS_REJECTED,
     SUBMISSIONS_VALID,
-    TopicSpec,
-    ensure_topics,
-    named,
 )
 from tests import builders as b
 from tests.backends import KafkaBackend
 from tests.topics import read_topic
-from tests.worker_harness import FAULT_ENTRY, WorkerProcess, running
+from tests.worker_harness import FAULT_ENTRY, WorkerProcess, create_worker_topics, running
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +44,7 @@ def prefix(unique_topic: Callable[[str], str]) -> str:
 
 @pytest.fixture
 def topics(kafka: KafkaBackend, prefix: str) -> dict[str, str]:
-    names = {t: named(t, prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)}
-    ensure_topics(kafka.bootstrap, [TopicSpec(name, 3, 1) for name in names.values()])
-    return names
+    return create_worker_topics(kafka.bootstrap, prefix, 3)
 
 
 @pytest.fixture

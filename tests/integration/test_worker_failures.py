@@ -27,14 +27,11 @@ from streams.topics import (
     SUBMISSIONS,
     SUBMISSIONS_REJECTED,
     SUBMISSIONS_VALID,
-    TopicSpec,
-    ensure_topics,
-    named,
 )
 from tests import builders as b
 from tests.backends import KafkaBackend
 from tests.topics import read_topic
-from tests.worker_harness import ROOT, WorkerProcess, running
+from tests.worker_harness import ROOT, WorkerProcess, create_worker_topics, running
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +45,7 @@ def prefix(unique_topic: Callable[[str], str]) -> str:
 
 @pytest.fixture
 def topics(kafka: KafkaBackend, prefix: str) -> dict[str, str]:
-    names = {t: named(t, prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)}
-    ensure_topics(kafka.bootstrap, [TopicSpec(name, PARTITIONS, 1) for name in names.values()])
-    return names
+    return create_worker_topics(kafka.bootstrap, prefix, PARTITIONS)
 
 
 def _household_id(n: int) -> str:
