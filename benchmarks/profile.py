@@ -71,26 +71,48 @@ def _thread_name(frame: str) -> str:
     return name.rstrip("0123456789").rstrip("_") or name
 
 
-#: (stage, test on the thread name and the frames); the first match wins.
+#: (stage, test on the thread name and the frames); the first match wins. Threads of
+#: the compute process are named ``compute/<thread>`` (see :func:`_split`).
 STAGES: list[tuple[str, Callable[[str, str], bool]]] = [
-    ("Avro encode of ValidatedSubmission", lambda t, s: "AvroSerializer.encode" in s),
+    ("compute: Avro decode of the submission", lambda t, s: "decode_with_id" in s),
+    ("compute: ValidatedSubmission tail encode", lambda t, s: "EnvelopeSerializer.encode" in s),
+    ("compute: rules, dedup, location, enrichment", lambda t, s: "Pipeline.run" in s),
+    ("compute: row building", lambda t, s: "BatchComputer._rows" in s or "rejection_block" in s),
     (
-        "Avro decode of the submission",
-        lambda t, s: "Pipeline.run" in s and "decode_with_id" in s,
+        "compute: results to the worker (pickle, pipe)",
+        lambda t, s: t.startswith("compute/") and ("_sendback_result" in s or "Queue" in s),
     ),
+    ("compute: other", lambda t, s: t.startswith("compute/")),
     (
-        "rules, dedup, location, enrichment",
-        lambda t, s: "Pipeline.run" in s or (t == "asyncio" and "(processors/" in s),
+        "worker: results from the compute process (pipe, unpickle)",
+        lambda t, s: "_ExecutorManagerThread" in s,
     ),
-    ("Avro decode of ValidatedSubmission (sink)", lambda t, s: "SinkStage._decode_all" in s),
-    ("row building (sink)", lambda t, s: "household_blocks" in s),
-    ("ClickHouse insert", lambda t, s: t == "clickhouse"),
-    ("metrics sensors", lambda t, s: "prometheus" in s or "(monitoring/" in s),
+    ("worker: ClickHouse insert (thread)", lambda t, s: t == "clickhouse"),
     (
-        "Faust, aiokafka and asyncio (consume, produce, commit, dispatch)",
+        "worker: publishing record batches",
+        lambda t, s: "BatchPublisher" in s or "aiokafka/producer" in s,
+    ),
+    ("worker: metrics sensors", lambda t, s: "prometheus" in s or "(monitoring/" in s),
+    (
+        "worker: Faust, aiokafka and asyncio (consume, commit, dispatch)",
         lambda t, s: t in {"MainThread", "Thread-"} or "faust/" in s or "aiokafka/" in s,
     ),
 ]
+
+
+def _split(frames: list[str]) -> tuple[str, list[str]]:
+    """(thread name, frames below it).
+
+    ``--subprocesses`` puts process frames first (a spawned child's command
+    line holds a ``;`` of its own, so it may span two frames); the first
+    ``thread (...)`` frame names the thread.
+    """
+    at = next((i for i, frame in enumerate(frames) if frame.startswith("thread (")), None)
+    if at is None:
+        return "?", []
+    child = any("spawn_main" in frame for frame in frames[:at])
+    thread = _thread_name(frames[at])
+    return (f"compute/{thread}" if child else thread), frames[at + 1 :]
 
 
 def _stage(thread: str, stack: str) -> str:
@@ -112,12 +134,11 @@ def read(path: Path, seconds: float, top: int = 15) -> Profile:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = stack.split(";")
         samples += count
-        thread = _thread_name(frames[0])
+        thread, below = _split(stack.split(";"))
         threads[thread] += count
         stage_counts[_stage(thread, stack)] += count
-        functions = [f for f in frames[1:] if f]
+        functions = [f for f in below if f]
         if functions:
             self_counts[functions[-1]] += count
         for function in set(functions):

@@ -509,9 +509,10 @@ def _wrap(line: str) -> str:
 
 
 THREADS = {
-    "asyncio": "the pipeline thread",
-    "MainThread": "the event loop (Faust, Kafka, sink decode and rows)",
-    "clickhouse": "the ClickHouse thread",
+    "compute/MainThread": "the compute process (decode, rules, rows, encode)",
+    "MainThread": "the worker's event loop (Faust, Kafka, publishing)",
+    "clickhouse": "the worker's ClickHouse thread",
+    "Thread-": "the worker's thread receiving computed batches",
 }
 
 
@@ -590,15 +591,17 @@ def _profile_lines(doc: dict[str, Any]) -> list[str]:
         f"{THREADS.get(name, name)} {count / wall:.0%}"
         for name, count in list(profile["threads"].items())[:3]
     )
-    busy = sum(profile["threads"].values()) / wall
+    compute = sum(c for name, c in profile["threads"].items() if name.startswith("compute/"))
+    worker = sum(profile["threads"].values()) - compute
     total = profile["samples"]
     hot = ", ".join(f"`{name}` {count / total:.0%}" for name, count in profile["self_top"][:6])
     stages = "; ".join(f"{name} {count / total:.0%}" for name, count in profile["stages"][:8])
     return [
         f"Where the time goes (py-spy on one worker, {profile['seconds']:.0f} s at "
         f"{profile['households_per_s_while_sampled']:,.0f} households/s), the share of the "
-        f"wall time each thread was busy: {threads}; {busy:.0%} of one core in all, as one "
-        f"process runs Python on one core at a time. Its samples by stage: {stages}. "
+        f"wall time each thread was busy: {threads}; in all, the compute process "
+        f"{compute / wall:.0%} of a core and the worker's own threads {worker / wall:.0%} "
+        f"(they share one interpreter lock). Samples by stage: {stages}. "
         f"The functions with the most samples of their own: {hot}.",
         "",
     ]
