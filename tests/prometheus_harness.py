@@ -60,7 +60,7 @@ def require_binary(name: str) -> str:
         (str(p) for p in (Path("/usr/bin") / name, Path("/usr/sbin") / name) if p.is_file()), None
     )
     if path is None:
-        pytest.fail(f"`{name}` not found: {DEBIAN_PACKAGE_HINT}; .ci/run does this in CI")
+        pytest.fail(f"`{name}` not found: {DEBIAN_PACKAGE_HINT}; `make setup` installs it")
     return path
 
 
