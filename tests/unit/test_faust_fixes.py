@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from importlib import metadata
 from types import SimpleNamespace
 from typing import Any
 
@@ -108,9 +109,9 @@ def test_apply_refuses_an_unchecked_faust(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_apply_refuses_an_unchecked_aiokafka(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(faust_fixes, "_APPLIED", "_regsosek_fixed_not_yet")
-    real = faust_fixes.metadata.version
+    real = metadata.version
     monkeypatch.setattr(
-        faust_fixes.metadata,
+        metadata,
         "version",
         lambda name: "9.9.9" if name == "aiokafka" else real(name),
     )
