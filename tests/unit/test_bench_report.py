@@ -6,7 +6,6 @@ and that a worker's CPU and memory include its child processes.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -132,15 +131,6 @@ def test_the_readme_section_lists_every_contender_and_leaves_out_what_did_not_ru
     assert "| bare path | 5,000 | 0.200 | 400 | x1.00 | x1.00 |" in section
     assert "worker pipeline" not in section
     assert "Two workers" not in section
-
-
-def test_results_from_before_the_contenders_still_make_a_readme_section() -> None:
-    old = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
-    if "ceiling" not in old["runs"][0]:
-        pytest.skip("latest.json is already of the current shape")
-    section = report.readme_section(old)
-    assert "| product row path |" in section  # the former ceiling
-    assert "Worker CPU ms per household" in section
 
 
 def test_the_bare_path_and_plain_faust_import_no_product_code() -> None:
