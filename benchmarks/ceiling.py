@@ -35,7 +35,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from processors.regions import DEFAULT_REGIONS_FILE, load_regions
+from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer
 from sinks.clickhouse import client_from_dsn

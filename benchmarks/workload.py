@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from processors.regions import DEFAULT_REGIONS_FILE, Level, load_regions
 from schemas.catalog import subject_for
+from schemas.regions import DEFAULT_REGIONS_FILE, Level, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroSerializer
 from tests import builders

@@ -1,8 +1,8 @@
 """The worker's Prometheus observer: the ``WorkerObserver`` hooks as metric updates.
 
-The agents call the same hooks whatever observes them (``streams.worker.observer``
-defines the protocol; the worker's runtime fans each call out to the in-process
-stats and to this class). Every hook is a handful of counter increments, so it
+The worker calls the same hooks whatever observes them (:mod:`monitoring.hooks`
+defines them and the facts they carry; the worker's runtime fans each call out
+to the in-process stats and to this class). Every hook is a handful of counter increments, so it
 stays cheap on the hot path; the per-row latency observations run in the sink's
 ClickHouse thread, not in the event loop.
 
@@ -15,19 +15,14 @@ never sends would never raise "no submissions from a district".
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
+from monitoring.hooks import BatchOutcome, Freshness
 from monitoring.metrics import OUTCOMES, SINK_TABLES, SINKS, WorkerMetrics
-from processors.pipeline import BatchResult, Rejected
-from streams.worker.observer import Freshness
-
-#: The district label of a submission whose location did not resolve to a district.
-UNKNOWN_DISTRICT = "unknown"
 
 
 class PrometheusObserver:
-    """Implements ``streams.worker.observer.WorkerObserver`` on :class:`WorkerMetrics`."""
+    """Implements :class:`monitoring.hooks.WorkerObserver` on :class:`WorkerMetrics`."""
 
     def __init__(
         self,
@@ -61,22 +56,22 @@ class PrometheusObserver:
             for outcome in ("valid", "rejected"):
                 m.district_submissions.labels(district, outcome)
 
-    def on_processed(self, messages: int, result: BatchResult, seconds: float) -> None:
+    def on_processed(self, messages: int, outcome: BatchOutcome, seconds: float) -> None:
         """One processing batch: outcomes, reasons, verdicts, districts, duration."""
         m = self.metrics
         m.process_seconds.observe(seconds)
         m.process_messages.observe(messages)
-        m.events_out.labels(self._valid_topic).inc(len(result.valid))
-        m.events_out.labels(self._rejected_topic).inc(len(result.rejected))
-        m.submissions.labels("valid").inc(len(result.valid))
-        m.submissions.labels("rejected").inc(len(result.rejected))
-        m.submissions.labels("dropped").inc(sum(result.dropped.values()))
-        for verdict, count in result.dropped.items():
+        m.events_out.labels(self._valid_topic).inc(outcome.valid)
+        m.events_out.labels(self._rejected_topic).inc(outcome.rejected)
+        m.submissions.labels("valid").inc(outcome.valid)
+        m.submissions.labels("rejected").inc(outcome.rejected)
+        m.submissions.labels("dropped").inc(sum(outcome.dropped.values()))
+        for verdict, count in outcome.dropped.items():
             m.duplicates.labels(verdict).inc(count)
-        for reason, count in reason_counts(result.rejected).items():
+        for reason, count in outcome.reasons.items():
             m.rejections.labels(reason).inc(count)
-        for (district, outcome), count in district_counts(result).items():
-            m.district_submissions.labels(district, outcome).inc(count)
+        for (district, decided), count in outcome.districts.items():
+            m.district_submissions.labels(district, decided).inc(count)
         m.last_processed.set(self._clock())
 
     def on_consumed(self, topic: str, messages: int) -> None:
@@ -121,29 +116,3 @@ class PrometheusObserver:
         for labels, seconds in now.items():
             gauge.labels(*labels).set(seconds)
         self._watched = set(now)
-
-
-def reason_codes(rejected: Rejected) -> tuple[str, ...]:
-    """A rejection's reason codes; decode failures carry theirs only in the record."""
-    if rejected.reason_codes:
-        return rejected.reason_codes
-    reasons = rejected.record.get("reasons") or ()
-    return tuple(dict.fromkeys(str(reason["code"]) for reason in reasons)) or ("UNKNOWN",)
-
-
-def reason_counts(rejected: Iterable[Rejected]) -> Counter[str]:
-    """Rejections per reason code in one batch."""
-    counts: Counter[str] = Counter()
-    for rejection in rejected:
-        counts.update(reason_codes(rejection))
-    return counts
-
-
-def district_counts(result: BatchResult) -> Counter[tuple[str, str]]:
-    """(district, outcome) -> submissions in one batch; dropped duplicates are not counted."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for accepted in result.valid:
-        counts[(accepted.district or UNKNOWN_DISTRICT, "valid")] += 1
-    for rejection in result.rejected:
-        counts[(rejection.district or UNKNOWN_DISTRICT, "rejected")] += 1
-    return counts

@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry
 from monitoring.lag import REFRESH_SECONDS, ConsumerLag, KafkaOffsets, OffsetSource
 from monitoring.metrics import FAUST_PREFIX, WorkerMetrics, add_process_collectors
 from monitoring.observer import PrometheusObserver
-from processors.frame import Frame
-from processors.regions import Level, RegionMaster
+from schemas.frame import Frame
+from schemas.regions import Level, RegionMaster
 
 
 @dataclass(frozen=True)

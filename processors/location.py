@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from processors.regions import Level, Region, RegionMaster
 from processors.rules import base
 from processors.rules import region as region_rules
+from schemas.regions import Level, Region, RegionMaster
 
 #: Item and field of each level, top down.
 LEVEL_FIELDS: tuple[tuple[Level, str], ...] = (

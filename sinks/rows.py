@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from processors.frame import Frame
-from processors.regions import Level, Region, RegionMaster
+from schemas.frame import Frame
+from schemas.regions import Level, Region, RegionMaster
 from sinks.privacy import coarse_coordinate, nik_hash
 
 #: Answers of items 428a-i that count as a disability (Washington Group cut-off).

@@ -29,9 +29,9 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import DataError, ProgrammingError
 
-from processors.frame import Frame
-from processors.regions import RegionMaster
 from schemas.errors import ClickHouseError
+from schemas.frame import Frame
+from schemas.regions import RegionMaster
 from sinks.rows import Block, reference_blocks
 
 log = logging.getLogger(__name__)

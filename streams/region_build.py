@@ -3,7 +3,7 @@
 ``regsosek master build-regions`` runs ``npm pack`` (the registry is reachable
 where the internet is not), reads the package's four CSV tables, joins the
 BPS↔Kemendagri bridge down to district, and writes
-``processors/data/regions.csv.gz`` beside the package's ODbL licence. The
+``schemas/data/regions.csv.gz`` beside the package's ODbL licence. The
 derived file is committed so workers need neither npm nor network.
 """
 
@@ -17,8 +17,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from processors.regions import DEFAULT_REGIONS_FILE, kemendagri_regions, write_regions
 from schemas.errors import DownloadError, MissingToolError
+from schemas.regions import DEFAULT_REGIONS_FILE, kemendagri_regions, write_regions
 
 PACKAGE = "idn-area-data"
 PACKAGE_VERSION = "4.0.1"

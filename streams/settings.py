@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     )
     regions_file: Path | None = Field(
         None,
-        description="Region master file (CSV format of processors/regions.py); unset = shipped.",
+        description="Region master file (CSV format of schemas/regions.py); unset = shipped.",
     )
     frame_dir: Path | None = Field(
         None,

@@ -320,9 +320,9 @@ def rejection(**overrides: Any) -> dict[str, Any]:
 
 # --- validation rules and enrichment (issue #4) -------------------------------------------
 # Imports here, not at the top, so this section is a pure append to the builders above.
-from processors.frame import Assignment, Enumerator, Frame  # noqa: E402
-from processors.regions import RegionMaster  # noqa: E402
 from processors.rules import NikIndex, RuleContext  # noqa: E402
+from schemas.frame import Assignment, Enumerator, Frame  # noqa: E402
+from schemas.regions import RegionMaster  # noqa: E402
 
 #: Fieldwork of the initial data collection, as the rules' context bounds it.
 FIELDWORK_START = dt.datetime(2022, 10, 15, tzinfo=WIB)

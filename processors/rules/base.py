@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from processors.frame import Frame
-from processors.regions import RegionMaster
+from schemas.frame import Frame
+from schemas.regions import RegionMaster
 
 #: A decoded HouseholdSubmission (or one of its parts): read only, never mutated.
 Record = Mapping[str, Any]

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from processors import nik as nik_layout
-from processors.regions import Level
 from processors.rules.base import (
     Hit,
     Record,
@@ -37,6 +36,7 @@ from processors.rules.base import (
     number_of,
 )
 from processors.rules.labels import label
+from schemas.regions import Level
 
 #: How many other households a duplicate-NIK message names at most.
 SHOWN_HOUSEHOLDS = 3

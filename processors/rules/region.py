@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterator
 
 from processors import location as resolver
-from processors.regions import RegionMaster
 from processors.rules.base import (
     Check,
     Finding,
@@ -24,6 +23,7 @@ from processors.rules.base import (
     hit,
     make_rule,
 )
+from schemas.regions import RegionMaster
 
 EARTH_RADIUS_KM = 6371.0088
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from processors.regions import DEFAULT_REGIONS_FILE, Level, load_regions
+from schemas.regions import DEFAULT_REGIONS_FILE, Level, load_regions
 from streams import region_build
 from streams.settings import Settings
 

@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from processors.regions import RegionMaster
 from schemas import wire
+from schemas.regions import RegionMaster
 from streams.simulator.config import ErrorRates
 from streams.simulator.households import Visit
 from streams.simulator.population import DistrictPlan, SimFrame

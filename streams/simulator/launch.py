@@ -13,9 +13,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from processors.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
 from schemas.catalog import subject_for
 from schemas.errors import ConfigurationError
+from schemas.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
 from schemas.registry import registry_from_url
 from schemas.serde import AvroSerializer
 from streams.settings import Settings

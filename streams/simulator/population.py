@@ -35,10 +35,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors import frame as frame_files
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import Level, Region, RegionMaster
+from schemas import frame as frame_files
 from schemas.errors import ConfigurationError
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import Level, Region, RegionMaster
 from streams.simulator import geo
 from streams.simulator.config import SimulationConfig
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from processors.regions import RegionMaster
 from processors.rules.base import local_offset
+from schemas.regions import RegionMaster
 from streams.simulator import clock
 from streams.simulator import injections as inj
 from streams.simulator.config import SimulationConfig

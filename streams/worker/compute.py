@@ -19,19 +19,22 @@ each becomes a Rejection with its own reason code, and the batch goes on.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from monitoring.hooks import BatchOutcome
 from processors.dedup import HouseholdState
-from processors.pipeline import Accepted, BatchResult, Pipeline, RawSubmission, Rejected
+from processors.pipeline import Accepted, Pipeline, RawSubmission, Rejected
 from processors.records import rejection
-from processors.regions import RegionMaster
 from processors.rules import RULES_BY_CODE, Finding, InMemoryNikIndex
 from schemas.errors import SchemaValidationError
 from schemas.limits import MAX_RECORD_BYTES
+from schemas.regions import RegionMaster
 from sinks.rows import Locator, household_row, member_rows, rejection_block
+from streams.worker.observer import batch_outcome, reason_codes
 
 log = logging.getLogger(__name__)
 
@@ -66,42 +69,35 @@ class HouseholdRows(NamedTuple):
 Built = tuple[HouseholdRows, list[str], list[str] | None]
 
 
+#: A rejection as the observers see it: its reason codes and its district.
+RejectionFact = tuple[tuple[str, ...], str | None]
+
+
 @dataclass
 class Computed:
     """What the event loop needs to finish a batch; small enough to pickle back cheaply."""
 
-    #: For the observers: dropped verdicts, lags and the rejections without their
-    #: records; the accepted ones are the ``households`` (see :meth:`outcome`).
-    summary: BatchResult
     households: list[HouseholdRows] = field(default_factory=list)
     household_columns: list[str] = field(default_factory=list)
     member_columns: list[str] = field(default_factory=list)
     rejected: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     rejection_columns: list[str] = field(default_factory=list)
     rejection_rows: list[list[Any]] = field(default_factory=list)
+    #: For the observers: each rejection's codes and district, the dedup verdicts.
+    rejection_facts: list[RejectionFact] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
     states: dict[str, list[Any]] = field(default_factory=dict)
     #: Households whose state the caller did not hand in (a message key that is not
     #: the household id): call again with their states; nothing else is filled.
     missing: set[str] = field(default_factory=set)
 
-    def outcome(self, refused: set[str]) -> BatchResult:
+    def outcome(self, refused: set[str]) -> BatchOutcome:
         """The batch's decisions for the observers, once ``refused`` households are known."""
-        valid = [
-            Accepted(h.household_id, {}, h.district, ())
-            for h in self.households
-            if h.household_id not in refused
+        valid = [h.district for h in self.households if h.household_id not in refused]
+        quarantined: list[RejectionFact] = [
+            (("INSERT_REFUSED",), h.district) for h in self.households if h.household_id in refused
         ]
-        quarantined = [
-            Rejected(h.household_id, {}, ("INSERT_REFUSED",), h.district)
-            for h in self.households
-            if h.household_id in refused
-        ]
-        return BatchResult(
-            valid=valid,
-            rejected=[*self.summary.rejected, *quarantined],
-            dropped=self.summary.dropped,
-            lags_ms=self.summary.lags_ms,
-        )
+        return batch_outcome(valid, [*self.rejection_facts, *quarantined], self.dropped)
 
 
 class BatchComputer:
@@ -142,9 +138,9 @@ class BatchComputer:
 
         result = self._pipeline.run(messages, lookup, now)
         if missing:
-            return Computed(BatchResult(), missing=missing)
+            return Computed(missing=missing)
         by_offset = {(m.partition, m.offset): m for m in messages}
-        out = Computed(BatchResult(dropped=result.dropped, lags_ms=result.lags_ms))
+        out = Computed(dropped=result.dropped)
         accepted: list[Accepted] = []
         for item in result.valid:
             built = self._household(item, by_offset[item.source].value, now)
@@ -157,13 +153,12 @@ class BatchComputer:
             accepted.append(item)
         self._rejections(result.rejected, now, out)
         self._remember_niks(accepted)
-        out.summary.rejected = [replace(item, record={}) for item in result.rejected]
         out.states = {household: state.to_json() for household, state in result.states.items()}
         return out
 
     def rejections_only(self, rejected: Sequence[Rejected], now: datetime) -> Computed:
         """A batch made of these rejections alone (a record that killed the compute process)."""
-        out = Computed(BatchResult(rejected=[replace(item, record={}) for item in rejected]))
+        out = Computed()
         self._rejections(rejected, now, out)
         return out
 
@@ -205,6 +200,7 @@ class BatchComputer:
 
     def _rejections(self, rejected: Sequence[Rejected], now: datetime, out: Computed) -> None:
         block = rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+        out.rejection_facts = [(reason_codes(r), r.district) for r in rejected]
         out.rejection_columns, out.rejection_rows = block.columns, block.rows
         out.rejected = [
             (r.household_id.encode() if r.household_id else None, self._encode_rejected(r.record))

@@ -13,28 +13,15 @@ observer only sees plain numbers.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from processors.pipeline import BatchResult
+from monitoring.hooks import UNKNOWN_DISTRICT, BatchOutcome, Freshness, Partition, WorkerObserver
+from processors.pipeline import Rejected
 from sinks.rows import Block
-from streams.worker.commits import Partition
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """How old the household rows of one insert were when ClickHouse took them, in seconds.
-
-    ``since_finished`` starts at the interview's end on the tablet's clock (offline
-    days included: the field's delay); ``since_received`` starts at the Kafka
-    record timestamp of the submission (the platform's own delay). Negative ages
-    from tablet clocks running ahead count as 0.
-    """
-
-    since_finished: list[float]
-    since_received: list[float]
 
 
 def freshness(block: Block, written_at: datetime) -> Freshness | None:
@@ -59,24 +46,6 @@ def _ages(block: Block, column: str, written_at: datetime) -> list[float]:
     return ages
 
 
-class WorkerObserver(Protocol):
-    """Hooks the agents call; each must be cheap and never raise."""
-
-    def on_processed(self, messages: int, result: BatchResult, seconds: float) -> None: ...
-
-    def on_sink_batch(self, table: str, rows: int, seconds: float, attempts: int) -> None: ...
-
-    def on_sink_failure(self, table: str, error: str) -> None: ...
-
-    def on_sink_recovered(self, table: str) -> None: ...
-
-    def on_consumed(self, topic: str, messages: int) -> None: ...
-
-    def on_written(self, freshness: Freshness) -> None: ...
-
-    def on_commits(self, stalled: Mapping[Partition, float]) -> None: ...
-
-
 @dataclass
 class WorkerStats:
     """In-process counters: what ``/readyz`` and the tests look at."""
@@ -93,12 +62,12 @@ class WorkerStats:
     commits_stalled: dict[str, float] = field(default_factory=dict)
     last_activity: float = field(default_factory=time.monotonic)
 
-    def on_processed(self, messages: int, result: BatchResult, seconds: float) -> None:
+    def on_processed(self, messages: int, outcome: BatchOutcome, seconds: float) -> None:
         del seconds
         self.processed += messages
-        self.valid += len(result.valid)
-        self.rejected += len(result.rejected)
-        for verdict, count in result.dropped.items():
+        self.valid += outcome.valid
+        self.rejected += outcome.rejected
+        for verdict, count in outcome.dropped.items():
             self.dropped[verdict] = self.dropped.get(verdict, 0) + count
         self.last_activity = time.monotonic()
 
@@ -135,9 +104,9 @@ class Fanout:
     def __init__(self, *observers: WorkerObserver) -> None:
         self._observers = observers
 
-    def on_processed(self, messages: int, result: BatchResult, seconds: float) -> None:
+    def on_processed(self, messages: int, outcome: BatchOutcome, seconds: float) -> None:
         for observer in self._observers:
-            observer.on_processed(messages, result, seconds)
+            observer.on_processed(messages, outcome, seconds)
 
     def on_sink_batch(self, table: str, rows: int, seconds: float, attempts: int) -> None:
         for observer in self._observers:
@@ -171,3 +140,30 @@ def consumed_topics(events: Sequence[Any]) -> dict[str, int]:
         topic = event.message.topic
         counts[topic] = counts.get(topic, 0) + 1
     return counts
+
+
+def reason_codes(rejected: Rejected) -> tuple[str, ...]:
+    """A rejection's reason codes; decode failures carry theirs only in the record."""
+    if rejected.reason_codes:
+        return rejected.reason_codes
+    reasons = rejected.record.get("reasons") or ()
+    return tuple(dict.fromkeys(str(reason["code"]) for reason in reasons)) or ("UNKNOWN",)
+
+
+def batch_outcome(
+    valid: Iterable[str | None],
+    rejected: Iterable[tuple[tuple[str, ...], str | None]],
+    dropped: Mapping[str, int],
+) -> BatchOutcome:
+    """Counts for the observers from the valid households' districts and the rejections."""
+    reasons: Counter[str] = Counter()
+    districts: Counter[tuple[str, str]] = Counter()
+    valid_count = rejected_count = 0
+    for district in valid:
+        valid_count += 1
+        districts[(district or UNKNOWN_DISTRICT, "valid")] += 1
+    for codes, district in rejected:
+        rejected_count += 1
+        reasons.update(codes)
+        districts[(district or UNKNOWN_DISTRICT, "rejected")] += 1
+    return BatchOutcome(valid_count, rejected_count, dict(dropped), dict(reasons), dict(districts))

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from processors.frame import load_frame
 from processors.pipeline import Pipeline, RawSubmission, failed
-from processors.regions import DEFAULT_REGIONS_FILE, load_regions
 from processors.rules import InMemoryNikIndex, RuleContext
 from schemas.catalog import subject_for
+from schemas.frame import load_frame
+from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import SchemaRegistry, registry_from_url
 from schemas.serde import AvroDeserializer, AvroSerializer, EnvelopeSerializer
 from streams.worker.compute import BatchComputer, Computed, Encoder
@@ -203,17 +203,14 @@ def merge(first: Computed, second: Computed) -> Computed:
     """Two computed halves of one batch, in order, as one."""
     if second.missing:
         return second
-    summary = first.summary
-    summary.rejected += second.summary.rejected
-    summary.dropped.update(second.summary.dropped)
-    summary.lags_ms += second.summary.lags_ms
     return Computed(
-        summary=summary,
         households=first.households + second.households,
         household_columns=first.household_columns or second.household_columns,
         member_columns=first.member_columns or second.member_columns,
         rejected=first.rejected + second.rejected,
         rejection_columns=first.rejection_columns or second.rejection_columns,
         rejection_rows=first.rejection_rows + second.rejection_rows,
+        rejection_facts=first.rejection_facts + second.rejection_facts,
+        dropped=first.dropped + second.dropped,
         states={**first.states, **second.states},
     )

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from monitoring.hooks import WorkerObserver
 from processors.pipeline import RawSubmission
 from sinks.writer import SinkUnavailable, dedup_token
 from streams.worker.compute import Computed
 from streams.worker.inserting import BatchInserter, Inserted
-from streams.worker.observer import WorkerObserver
 from streams.worker.pool import ComputePool
 from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForBatch
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from monitoring.hooks import WorkerObserver
 from monitoring.worker import WorkerMonitoring, WorkerTopics, frame_districts, instrument_worker
-from processors.frame import load_frame
-from processors.regions import DEFAULT_REGIONS_FILE, load_regions
+from schemas.frame import load_frame
+from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import registry_from_url
 from sinks.clickhouse import client_from_dsn, describe
 from sinks.migrations import migrate
@@ -40,13 +41,7 @@ from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.diagnostics import commit_progress
 from streams.worker.inserting import BatchInserter
-from streams.worker.observer import (
-    Fanout,
-    WorkerObserver,
-    WorkerStats,
-    consumed_topics,
-    freshness,
-)
+from streams.worker.observer import Fanout, WorkerStats, consumed_topics, freshness
 from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher

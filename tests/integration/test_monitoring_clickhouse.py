@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import Level, Region, RegionMaster
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import Level, Region, RegionMaster
 from sinks.migrations import migrate
 from sinks.rows import household_blocks, rejection_block
 from sinks.writer import ClickHouseWriter, load_reference

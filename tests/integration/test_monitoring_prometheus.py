@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from processors.frame import Assignment, write_frame
 from schemas.catalog import load_schema
+from schemas.frame import Assignment, write_frame
 from schemas.jsonform import to_json
 from schemas.registry import LocalRegistry
 from streams.sdk import SubmissionPublisher

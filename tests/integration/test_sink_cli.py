@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner, Result
 
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import load_regions
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import load_regions
 from sinks.migrations import load_migrations, migrate
 from sinks.queries import progress_json
 from sinks.rows import household_blocks

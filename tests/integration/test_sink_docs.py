@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from processors.regions import load_regions
+from schemas.regions import load_regions
 from sinks.clickhouse import client_from_dsn
 from sinks.migrations import migrate
 from sinks.rows import household_blocks, rejection_block

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import load_regions
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import load_regions
 from sinks.migrations import load_migrations, migrate, plan
 from sinks.privacy import analyst_role_sql
 from sinks.rows import household_blocks, reference_blocks, rejection_block

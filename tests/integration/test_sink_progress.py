@@ -16,8 +16,8 @@ from uuid import uuid4
 
 import pytest
 
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import Level, Region, RegionMaster
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import Level, Region, RegionMaster
 from sinks.clickhouse import client_from_dsn
 from sinks.migrations import migrate
 from sinks.queries import progress, progress_json

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from processors.frame import write_frame
 from schemas.catalog import subject_for
+from schemas.frame import write_frame
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from streams.kafka_admin import group_lag
@@ -182,7 +182,7 @@ def test_mixed_batch_gives_exact_valid_and_rejected_topics(
 
 
 def _assignments(enumerator: str, cells: set[tuple[str, str]]) -> Iterator[Any]:
-    from processors.frame import Assignment  # noqa: PLC0415
+    from schemas.frame import Assignment  # noqa: PLC0415
 
     for village, sls in sorted(cells):
         yield Assignment(enumerator, village, sls)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from processors.regions import RegionMaster, load_regions
 from processors.rules import RuleContext
+from schemas.regions import RegionMaster, load_regions
 from tests import builders as b
 
 

@@ -18,12 +18,12 @@ import pytest
 
 from benchmarks.workload import Jember, household
 from processors.enrich import enrich
-from processors.frame import Frame
 from processors.location import resolve_location
 from processors.pipeline import Pipeline, RawSubmission
-from processors.regions import RegionMaster, load_regions
 from processors.rules import InMemoryNikIndex, RuleContext, Severity, validate
 from schemas.catalog import subject_for
+from schemas.frame import Frame
+from schemas.regions import RegionMaster, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from sinks.rows import household_blocks

@@ -17,11 +17,11 @@ from processors.enrich import (
     enrich,
     housing_score,
 )
-from processors.frame import Frame
 from processors.location import resolve_location
-from processors.regions import Level, Region, RegionMaster
 from processors.rules import RuleContext
 from schemas.catalog import load_schema
+from schemas.frame import Frame
+from schemas.regions import Level, Region, RegionMaster
 from schemas.validate import validate_record
 from tests import builders as b
 

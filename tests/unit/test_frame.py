@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.frame import (
+from schemas.frame import (
     Assignment,
     Enumerator,
     FrameFileError,

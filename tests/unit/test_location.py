@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from processors.location import resolve_location
-from processors.regions import Level, Region, RegionMaster
 from processors.rules import Severity
+from schemas.regions import Level, Region, RegionMaster
 from tests import builders as b
 
 

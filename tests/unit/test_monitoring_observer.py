@@ -20,18 +20,27 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
 from monitoring.gateway import PrometheusGatewayObserver, status_class
+from monitoring.hooks import UNKNOWN_DISTRICT, Freshness
+from monitoring.hooks import BatchOutcome as Outcome
 from monitoring.lag import ConsumerLag, Partition, compute_lag
 from monitoring.metrics import WorkerMetrics
-from monitoring.observer import UNKNOWN_DISTRICT, PrometheusObserver, reason_codes
+from monitoring.observer import PrometheusObserver
 from monitoring.worker import frame_districts, update_assignment
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.pipeline import Accepted, BatchResult, Rejected
-from processors.regions import Level, Region, RegionMaster
+from processors.pipeline import Accepted, Rejected
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import Level, Region, RegionMaster
 from sinks.rows import Block
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore
 from streams.sdk import BatchOutcome, Receipt
-from streams.worker.observer import Fanout, Freshness, WorkerStats, consumed_topics, freshness
+from streams.worker.observer import (
+    Fanout,
+    WorkerStats,
+    batch_outcome,
+    consumed_topics,
+    freshness,
+    reason_codes,
+)
 
 VALID, REJECTED = "p.submissions.valid", "p.submissions.rejected"
 
@@ -65,14 +74,17 @@ def rejected(codes: tuple[str, ...], district: str | None, record: Any = None) -
     return Rejected("h", record or {}, codes, district)
 
 
-def batch() -> BatchResult:
-    return BatchResult(
-        valid=[accepted("35.09.02"), accepted("35.09.02"), accepted(None)],
-        rejected=[
-            rejected(("AGE_RANGE", "NIK_LENGTH"), "35.09.03"),
-            rejected((), None, {"reasons": [{"code": "DECODE_BAD_MAGIC_BYTE"}]}),
-        ],
-        dropped=Counter({"duplicate": 2, "stale_revision": 1}),
+def batch() -> Outcome:
+    """The counts the worker hands the observers for three accepted and two rejected."""
+    valid = [accepted("35.09.02"), accepted("35.09.02"), accepted(None)]
+    refused = [
+        rejected(("AGE_RANGE", "NIK_LENGTH"), "35.09.03"),
+        rejected((), None, {"reasons": [{"code": "DECODE_BAD_MAGIC_BYTE"}]}),
+    ]
+    return batch_outcome(
+        [a.district for a in valid],
+        [(reason_codes(r), r.district) for r in refused],
+        Counter({"duplicate": 2, "stale_revision": 1}),
     )
 
 

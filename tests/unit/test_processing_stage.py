@@ -17,10 +17,10 @@ import pytest
 from processors import pipeline
 from processors.location import resolve_location
 from processors.pipeline import Pipeline, RawSubmission
-from processors.regions import RegionMaster, load_regions
 from schemas.catalog import subject_for
 from schemas.errors import SchemaValidationError
 from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, QUARANTINE_ORIGINAL_BYTES
+from schemas.regions import RegionMaster, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer, EnvelopeSerializer
 from schemas.validate import FieldError
@@ -100,8 +100,10 @@ def test_one_pass_gives_rows_records_and_states_for_every_household(
     assert decoded["enrichment"]["district_name"] == row["district_name"]
     assert set(computed.states) == {_household(n) for n in range(3)}
     outcome = computed.outcome(set())
-    assert len(outcome.valid) == 3 and outcome.valid[0].district == "35.09.02"
-    assert computed.outcome({_household(1)}).rejected[0].reason_codes == ("INSERT_REFUSED",)
+    assert (outcome.valid, outcome.rejected) == (3, 0)
+    assert outcome.districts == {("35.09.02", "valid"): 3}
+    refused = computed.outcome({_household(1)})
+    assert (refused.valid, refused.rejected, refused.reasons) == (2, 1, {"INSERT_REFUSED": 1})
 
 
 def test_a_household_whose_state_was_not_handed_in_is_asked_for(regions: RegionMaster) -> None:
@@ -217,3 +219,11 @@ def test_an_older_apps_submission_is_encoded_whole(regions: RegionMaster) -> Non
     record = AvroDeserializer(registry, "ValidatedSubmission").decode(household.valid_value)
     assert record["submission"]["household_id"] == "3509010001-0003-0006-01"
     assert household.valid_value == encoder(registry, "ValidatedSubmission")(record)
+
+
+def test_an_undecodable_message_is_counted_under_its_decode_code(regions: RegionMaster) -> None:
+    """Decode rejections carry their code only in the record: the outcome must still name it."""
+    messages = [*_messages(1), RawSubmission(TOPIC, 0, 1, b"k", b"\x07not avro", datetime.now(UTC))]
+    outcome = _run(_computer(regions), messages).outcome(set())
+    assert (outcome.valid, outcome.rejected) == (1, 1)
+    assert outcome.reasons == {"DECODE_BAD_MAGIC_BYTE": 1}

@@ -16,7 +16,6 @@ from processors.records import (
     rejection_for_decode_error,
     validated_submission,
 )
-from processors.regions import RegionMaster, load_regions
 from processors.rules import RULES_BY_CODE, RuleContext, validate
 from schemas.errors import (
     AvroBodyInvalidError,
@@ -26,6 +25,7 @@ from schemas.errors import (
     TruncatedMessageError,
     UnknownSchemaIdError,
 )
+from schemas.regions import RegionMaster, load_regions
 from schemas.registry import registry_from_url
 from schemas.serde import AvroDeserializer, AvroSerializer
 from tests import builders as b

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from processors.regions import (
+from schemas.regions import (
     Level,
     Region,
     RegionFileError,

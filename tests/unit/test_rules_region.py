@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from processors.frame import Frame
-from processors.regions import Level, Region, RegionMaster
 from processors.rules import RuleContext, Severity, validate
 from processors.rules.region import haversine_km
+from schemas.frame import Frame
+from schemas.regions import Level, Region, RegionMaster
 from tests import builders as b
 from tests.rule_helpers import found
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from processors.regions import RegionMaster, load_regions
 from processors.rules.base import local_offset
+from schemas.regions import RegionMaster, load_regions
 from streams.simulator.clock import fieldwork_days
 from streams.simulator.config import SimulationConfig
 from streams.simulator.households import HouseholdFactory, Visit

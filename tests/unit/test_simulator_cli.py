@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from processors.frame import load_frame
+from schemas.frame import load_frame
 from streams.cli import cli
 from streams.cli.simulate import command
 from streams.gateway.auth import MIN_TOKEN_LENGTH, load_token_file

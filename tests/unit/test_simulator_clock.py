@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from processors.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster, load_regions
 from streams.simulator import clock
 from streams.simulator.config import (
     FIELDWORK_END,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from processors.frame import load_frame
-from processors.regions import RegionMaster, load_regions
 from processors.rules.region import haversine_km
 from schemas.errors import ConfigurationError
+from schemas.frame import load_frame
+from schemas.regions import RegionMaster, load_regions
 from streams.simulator import geo
 from streams.simulator.config import SimulationConfig
 from streams.simulator.population import (

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from processors import nik as nik_layout
-from processors.regions import RegionMaster, load_regions
 from processors.rules import InMemoryNikIndex, RuleContext, Severity, validate
 from processors.rules.base import PRESENT, completed_years
 from processors.rules.region import haversine_km
+from schemas.regions import RegionMaster, load_regions
 from streams.simulator.config import ErrorRates, SimulationConfig
 from streams.simulator.households import present_count
 from streams.simulator.population import build_frame

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from processors.regions import RegionMaster, load_regions
 from processors.rules import RuleContext, Severity, validate
 from processors.rules.base import local_offset
 from processors.rules.system import DECODE_CODES
 from schemas.catalog import subject_for
 from schemas.errors import ConfigurationError, DecodeError
+from schemas.regions import RegionMaster, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from streams.simulator import injections as inj

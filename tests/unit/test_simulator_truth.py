@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from processors.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster, load_regions
 from streams.simulator.config import ErrorRates, SimulationConfig
 from streams.simulator.households import present_count
 from streams.simulator.population import SimFrame, build_frame

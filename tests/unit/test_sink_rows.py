@@ -8,8 +8,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from processors.frame import Assignment, Enumerator, Frame, Target
-from processors.regions import Level, Region, RegionMaster
+from schemas.frame import Assignment, Enumerator, Frame, Target
+from schemas.regions import Level, Region, RegionMaster
 from sinks.rows import Block, Locator, household_blocks, reference_blocks, rejection_block
 from tests import builders
 
