@@ -100,6 +100,9 @@ def _connect(app: Any, metrics: WorkerMetrics, lag: ConsumerLag) -> None:
 
     app.on_partitions_assigned.connect(on_assigned)
     app.on_before_shutdown.connect(on_shutdown)
+    # Faust's timer first fires one interval after the app started: refresh once at start
+    # too (Faust runs tasks once the worker is ready), so the gauge comes with the first scrape.
+    app.task(refresh_lag)
     app.timer(interval=REFRESH_SECONDS, name="regsosek-consumer-lag")(refresh_lag)
 
 
