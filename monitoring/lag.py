@@ -16,6 +16,7 @@ rebuilt after an error.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -77,6 +78,9 @@ class ConsumerLag(Collector):
         self._topics = list(topics)
         self._errors = errors
         self._lag: dict[Partition, int] = {}
+        # One refresh at a time: the clients are not thread-safe, and a slow refresh that
+        # finished after a newer one would put an old snapshot back.
+        self._refreshing = threading.Lock()
 
     @property
     def snapshot(self) -> dict[Partition, int]:
@@ -84,6 +88,10 @@ class ConsumerLag(Collector):
 
     def refresh(self) -> None:
         """Ask the broker once; on failure keep the last snapshot and count the error."""
+        with self._refreshing:
+            self._refresh()
+
+    def _refresh(self) -> None:
         try:
             starts, ends = self._source.log_offsets(self._topics)
             committed = self._source.committed(self._group)
