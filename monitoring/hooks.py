@@ -15,6 +15,12 @@ from typing import Protocol
 #: The district label of a submission whose location did not resolve to a district.
 UNKNOWN_DISTRICT = "unknown"
 
+#: The ``sink`` label of a batch the worker holds: ClickHouse did not take its rows,
+#: or the broker did not acknowledge its output records.
+SINK_CLICKHOUSE = "households"
+SINK_PUBLISH = "publish"
+SINKS = (SINK_CLICKHOUSE, SINK_PUBLISH)
+
 #: (topic, partition).
 Partition = tuple[str, int]
 

@@ -32,8 +32,6 @@ from prometheus_client import (
 #: the app id, so dashboards do not depend on REGSOSEK_TOPIC_PREFIX.
 FAUST_PREFIX = "faust"
 
-#: Known sinks (the label of failures): each writes its own tables.
-SINKS = ("households", "rejections")
 #: Tables the sinks write (the label of rows and batches).
 SINK_TABLES = ("households", "members", "rejection_payloads")
 OUTCOMES = ("valid", "rejected", "dropped")

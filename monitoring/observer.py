@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from monitoring.hooks import BatchOutcome, Freshness
-from monitoring.metrics import OUTCOMES, SINK_TABLES, SINKS, WorkerMetrics
+from monitoring.hooks import SINKS, BatchOutcome, Freshness
+from monitoring.metrics import OUTCOMES, SINK_TABLES, WorkerMetrics
 
 
 class PrometheusObserver:

@@ -47,7 +47,6 @@ class Inserted:
     refused: list[tuple[HouseholdRows, str]] = field(default_factory=list)
     #: Rejections of the refused households, to publish: (key, Rejection bytes).
     quarantined: list[tuple[bytes | None, bytes]] = field(default_factory=list)
-    dropped_rejections: int = 0
 
 
 def stamp(rows: Sequence[list[Any]], columns: Sequence[str], when: datetime) -> None:
@@ -100,7 +99,6 @@ class BatchInserter:
             refused=dropped,
             out=out,
         )
-        out.dropped_rejections = len(dropped)
         for index, why in dropped.items():
             log.error("rejection payload row %d of %s refused, not stored: %s", index, token, why)
         out.refused = [(households[i], why) for i, why in sorted(refused.items())]
@@ -171,7 +169,8 @@ class BatchInserter:
             refused=dropped,
             out=out,
         )
-        out.dropped_rejections += len(dropped)
+        for index, why in dropped.items():
+            log.error("quarantine row %d of %s refused, not stored: %s", index, token, why)
         out.quarantined = [
             (record["household_id"].encode(), self._encode_rejected(record)) for record in records
         ]

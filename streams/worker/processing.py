@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from monitoring.hooks import WorkerObserver
+from monitoring.hooks import SINK_CLICKHOUSE, SINK_PUBLISH, WorkerObserver
 from processors.pipeline import RawSubmission
 from sinks.writer import SinkUnavailable, dedup_token
 from streams.worker.compute import Computed
@@ -45,9 +45,6 @@ from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForB
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
-#: The label under which a held batch shows in ``/readyz`` and the sink-failing gauge.
-CLICKHOUSE = "households"
-KAFKA = "publish"
 
 
 def to_raw(event: Any) -> RawSubmission:
@@ -93,7 +90,6 @@ class Batch:
     messages: list[RawSubmission]
     computed: Computed
     started: float
-    compute_seconds: float
 
 
 class ProcessingStage:
@@ -146,7 +142,7 @@ class ProcessingStage:
             states |= {household: self._state(household) for household in computed.missing}
             computed = await self._pool.compute(messages, states, now)
         self.pending.update(computed.states)
-        return Batch(messages, computed, started, time.monotonic() - started)
+        return Batch(messages, computed, started)
 
     async def finish(self, batch: Batch) -> None:
         """Insert, publish, store the states; the caller acknowledges afterwards."""
@@ -186,14 +182,14 @@ class ProcessingStage:
                 )
             except SinkUnavailable as exc:
                 rounds += 1
-                self._observer.on_sink_failure(CLICKHOUSE, str(exc))
+                self._observer.on_sink_failure(SINK_CLICKHOUSE, str(exc))
                 log.warning("ClickHouse unavailable (round %d), holding the batch: %s", rounds, exc)
                 if self._pause(pause):
                     raise  # shutting down: the agent exits unacknowledged
                 pause = min(pause * 2, MAX_BACKOFF_S)
                 continue
             if rounds:
-                self._observer.on_sink_recovered(CLICKHOUSE)
+                self._observer.on_sink_recovered(SINK_CLICKHOUSE)
             return inserted
 
     def _pause(self, seconds: float) -> bool:
@@ -223,7 +219,7 @@ class ProcessingStage:
                 raise  # a bug: the compute stage cuts every record to fit
             except Exception as exc:
                 rounds += 1
-                self._observer.on_sink_failure(KAFKA, str(exc))
+                self._observer.on_sink_failure(SINK_PUBLISH, str(exc))
                 log.warning("publishing failed (round %d), holding the batch: %r", rounds, exc)
                 if self._should_stop():
                     raise
@@ -231,15 +227,15 @@ class ProcessingStage:
                 pause = min(pause * 2, MAX_BACKOFF_S)
                 continue
             if rounds:
-                self._observer.on_sink_recovered(KAFKA)
+                self._observer.on_sink_recovered(SINK_PUBLISH)
             return
 
     def _store_states(self, states: dict[str, list[Any]]) -> None:
         """The table's in-memory view; its changelog records went out with the outputs.
 
         Written to the store directly: a Faust ``table[key] = value`` sends one
-        changelog message per household through Faust's producer, which cost
-        more than the rest of this process's work on the household.
+        changelog message per household through Faust's per-message producer
+        path; batched with the outputs they cost a record-batch append each.
         """
         store = self._table.data
         for household, state in states.items():

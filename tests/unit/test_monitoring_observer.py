@@ -93,7 +93,7 @@ def test_series_exist_before_anything_happens(
 ) -> None:
     del observer
     assert registry.get_sample_value("regsosek_sink_failing", {"sink": "households"}) == 0
-    assert registry.get_sample_value("regsosek_sink_failing", {"sink": "rejections"}) == 0
+    assert registry.get_sample_value("regsosek_sink_failing", {"sink": "publish"}) == 0
     labels = {"district": "35.09.02", "outcome": "valid"}
     assert registry.get_sample_value("regsosek_district_submissions_total", labels) == 0
     for outcome in ("valid", "rejected", "dropped"):
@@ -193,12 +193,12 @@ def test_fanout_feeds_stats_and_prometheus(
     fanout = Fanout(stats, observer)
     fanout.on_processed(8, batch(), 0.1)
     fanout.on_sink_batch("households", 3, 0.1, 1)
-    fanout.on_sink_failure("rejections", "down")
+    fanout.on_sink_failure("publish", "down")
     fanout.on_consumed("t", 2)
     fanout.on_written(Freshness([1.0], [1.0]))
     assert (stats.processed, stats.valid, stats.rejected) == (8, 3, 2)
-    assert stats.sink_failing == {"rejections": "down"}
-    fanout.on_sink_recovered("rejections")
+    assert stats.sink_failing == {"publish": "down"}
+    fanout.on_sink_recovered("publish")
     assert stats.sink_failing == {}
     assert value(registry, "regsosek_sink_rows_total", table="households") == 3
     assert value(registry, "regsosek_events_in_total", topic="t") == 2
