@@ -27,13 +27,13 @@ from typing import Any, NamedTuple
 
 from monitoring.hooks import BatchOutcome
 from processors.dedup import HouseholdState
-from processors.pipeline import Accepted, Pipeline, RawSubmission, Rejected
+from processors.pipeline import Accepted, Pipeline, RawSubmission, Rejected, failed
 from processors.records import rejection
 from processors.rules import RULES_BY_CODE, Finding, InMemoryNikIndex
 from schemas.errors import SchemaValidationError
 from schemas.limits import MAX_RECORD_BYTES
 from schemas.regions import RegionMaster
-from sinks.rows import Locator, household_row, member_rows, rejection_block
+from sinks.rows import Block, Locator, household_row, member_rows, rejection_block
 from streams.worker.observer import batch_outcome, reason_codes
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class BatchComputer:
             out.member_columns = member_columns or out.member_columns
             out.households.append(rows)
             accepted.append(item)
-        self._rejections(result.rejected, now, out)
+        self._rejections(result.rejected, now, out, by_offset)
         self._remember_niks(accepted)
         out.states = {household: state.to_json() for household, state in result.states.items()}
         return out
@@ -198,14 +198,52 @@ class BatchComputer:
         )
         return rows, list(household), list(members[0]) if members else None
 
-    def _rejections(self, rejected: Sequence[Rejected], now: datetime, out: Computed) -> None:
-        block = rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+    def _rejections(
+        self,
+        rejected: Sequence[Rejected],
+        now: datetime,
+        out: Computed,
+        messages: Mapping[tuple[int, int], RawSubmission] | None = None,
+    ) -> None:
+        """Rows and Rejection bytes of the batch's rejections.
+
+        All at once, as they nearly always go. Should one of them fail to
+        encode or to make its row (a bug met by odd data), each is tried alone
+        and the one that fails is replaced by the plainest rejection of its
+        message: otherwise the batch would fail the same way on every read.
+        """
+        try:
+            block = self._rejection_block(rejected, now)
+            encoded = [self._encoded(r) for r in rejected]
+        except Exception:
+            rejected = [self._checked(r, now, messages or {}) for r in rejected]
+            block = self._rejection_block(rejected, now)
+            encoded = [self._encoded(r) for r in rejected]
         out.rejection_facts = [(reason_codes(r), r.district) for r in rejected]
         out.rejection_columns, out.rejection_rows = block.columns, block.rows
-        out.rejected = [
-            (r.household_id.encode() if r.household_id else None, self._encode_rejected(r.record))
-            for r in rejected
-        ]
+        out.rejected = encoded
+
+    def _rejection_block(self, rejected: Sequence[Rejected], now: datetime) -> Block:
+        return rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+
+    def _encoded(self, item: Rejected) -> tuple[bytes | None, bytes]:
+        key = item.household_id.encode() if item.household_id else None
+        return key, self._encode_rejected(item.record)
+
+    def _checked(
+        self, item: Rejected, now: datetime, messages: Mapping[tuple[int, int], RawSubmission]
+    ) -> Rejected:
+        """The rejection itself if it encodes and makes a row, else its message's plainest."""
+        try:
+            self._rejection_block([item], now)
+            self._encoded(item)
+        except Exception as exc:
+            where = (int(item.record["source_partition"]), int(item.record["source_offset"]))
+            if where not in messages:
+                raise
+            log.error("rejection at %s does not encode or make a row: %r", where, exc)
+            return failed(messages[where], now, exc)
+        return item
 
     def _remember_niks(self, accepted: Sequence[Accepted]) -> None:
         """Accepted members' NIKs, so a NIK turning up in another household is flagged.

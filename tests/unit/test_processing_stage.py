@@ -36,7 +36,9 @@ def regions() -> RegionMaster:
     return load_regions()
 
 
-def _computer(regions: RegionMaster, encode_valid: Any = None) -> BatchComputer:
+def _computer(
+    regions: RegionMaster, encode_valid: Any = None, encode_rejected: Any = None
+) -> BatchComputer:
     registry = LocalRegistry()
     return BatchComputer(
         pipeline=Pipeline(
@@ -47,7 +49,7 @@ def _computer(regions: RegionMaster, encode_valid: Any = None) -> BatchComputer:
         or EnvelopeSerializer(
             registry, subject_for("ValidatedSubmission"), "ValidatedSubmission"
         ).encode,
-        encode_rejected=encoder(registry, "Rejection"),
+        encode_rejected=encode_rejected or encoder(registry, "Rejection"),
         nik_key=b"test-key",
         regions=regions,
     )
@@ -227,3 +229,26 @@ def test_an_undecodable_message_is_counted_under_its_decode_code(regions: Region
     outcome = _run(_computer(regions), messages).outcome(set())
     assert (outcome.valid, outcome.rejected) == (1, 1)
     assert outcome.reasons == {"DECODE_BAD_MAGIC_BYTE": 1}
+
+
+def test_a_rejection_that_does_not_encode_is_replaced_by_its_plainest_form(
+    regions: RegionMaster,
+) -> None:
+    """A bug in one rejection must not fail the batch on every read (a crash loop)."""
+    registry = LocalRegistry()
+    plain = encoder(registry, "Rejection")
+
+    def encode_rejected(record: dict[str, Any]) -> bytes:
+        if record["reasons"][0]["code"] == "DECODE_BAD_MAGIC_BYTE":
+            raise SchemaValidationError([FieldError("reasons", "bad")], "Rejection")
+        return plain(record)
+
+    computer = _computer(regions, encode_rejected=encode_rejected)
+    messages = [*_messages(2), RawSubmission(TOPIC, 0, 2, b"k", b"\x07not avro", datetime.now(UTC))]
+    computed = _run(computer, messages)
+    assert len(computed.households) == 2 and len(computed.rejection_rows) == 1
+    ((key, value),) = computed.rejected
+    rejection = _rejection(value)
+    assert key == b"k" and rejection["original"] == b"\x07not avro"
+    assert [r["code"] for r in rejection["reasons"]] == ["RECORD_PROCESSING_FAILED"]
+    assert computed.outcome(set()).reasons == {"RECORD_PROCESSING_FAILED": 1}
