@@ -3,8 +3,9 @@
 Why not ``topic.send`` per record: each Faust send builds futures, pending
 messages and sensor calls around aiokafka's own per-record accumulator, for
 two or three records per household (its output record and its changelog
-entry); the worker's profile showed that path among its busiest. aiokafka's ``create_batch``/``send_batch`` append records to a
-record batch directly and give one future per batch. The partition of a key
+entry); the worker's profile showed that path among its busiest. aiokafka's
+``create_batch``/``send_batch`` append records to a record batch directly and
+give one future per batch. The partition of a key
 is aiokafka's default partitioner (murmur2, as Kafka's Java clients), so a
 household's records land where any other producer would put them.
 
