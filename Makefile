@@ -38,7 +38,7 @@ lint: $(STAMP) ## ruff (lint + format check).
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) ## mypy, strict.
-	$(BIN)/mypy $(wildcard streams schemas processors sinks monitoring tests benchmarks)
+	$(BIN)/mypy $(wildcard streams schemas processors sinks monitoring simulator tests benchmarks)
 
 test: setup lint typecheck ## Set up, lint, type-check and run every test (unit, integration, e2e).
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,5 +1,9 @@
 """The ``regsosek`` command: one click group, one module per command.
 
+Commands of tools outside the platform (the simulator's ``simulate`` and
+``demo``) join through the ``regsosek.commands`` entry points declared in
+pyproject.toml, so ``streams`` never imports them and the layer rules hold.
+
 Every option is backed by a ``REGSOSEK_*`` variable through :class:`Settings`,
 so the CLI, the worker and the tests read configuration the same way. Errors
 derived from :class:`RegsosekError` end with one line and their own exit code,
@@ -11,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from importlib.metadata import entry_points
 from typing import Any
 
 import click
@@ -18,6 +23,8 @@ import click
 from schemas.errors import RegsosekError
 from streams.settings import Settings
 
+#: Entry-point group through which installed tools add commands (name = command name).
+COMMAND_ENTRY_POINTS = "regsosek.commands"
 #: Command modules, each exposing ``command`` (a click command or group).
 COMMAND_MODULES = (
     "streams.cli.config",
@@ -26,12 +33,10 @@ COMMAND_MODULES = (
     "streams.cli.progress",
     "streams.cli.topics",
     "streams.cli.gateway",
-    "streams.cli.demo",
     "streams.cli.master",
     "streams.cli.worker",
     "streams.cli.schemas",
     "streams.cli.rules",
-    "streams.cli.simulate",
 )
 
 
@@ -64,8 +69,21 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = settings
 
 
+def _plugged_in_commands() -> list[tuple[str, click.Command]]:
+    """The commands other installed packages declare, so the wiring need not import them."""
+    found = []
+    for entry_point in entry_points(group=COMMAND_ENTRY_POINTS):
+        command = entry_point.load()
+        if not isinstance(command, click.Command):
+            raise TypeError(f"entry point {entry_point.value} is not a click command")
+        found.append((entry_point.name, command))
+    return found
+
+
 for _name in COMMAND_MODULES:
     cli.add_command(importlib.import_module(_name).command)
+for _name, _command in _plugged_in_commands():
+    cli.add_command(_command, _name)
 
 
 def main() -> None:

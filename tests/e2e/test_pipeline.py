@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.launch import RunOptions, prepare, simulate
+from simulator.truth import GroundTruth
+from simulator.verify import compare
 from streams.settings import Settings
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.launch import RunOptions, prepare, simulate
-from streams.simulator.truth import GroundTruth
-from streams.simulator.verify import compare
 from tests.backends import KafkaBackend
 from tests.worker_harness import WorkerProcess
 

@@ -20,13 +20,13 @@ from schemas.catalog import subject_for
 from schemas.errors import DecodeError
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.launch import Prepared, RunOptions, prepare, simulate
+from simulator.truth import GroundTruth
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, load_token_file
 from streams.sdk import ProducerOptions, SubmissionPublisher
 from streams.settings import Settings
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.launch import Prepared, RunOptions, prepare, simulate
-from streams.simulator.truth import GroundTruth
 from streams.topics import SUBMISSIONS, named
 from tests.backends import KafkaBackend
 from tests.gateway_harness import RunningGateway

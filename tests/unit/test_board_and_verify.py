@@ -6,9 +6,9 @@ from typing import Any
 
 from rich.console import Console
 
+from simulator.truth import DistrictTruth, GroundTruth
+from simulator.verify import compare
 from streams.board import Rate, render
-from streams.simulator.truth import DistrictTruth, GroundTruth
-from streams.simulator.verify import compare
 
 BOARD: dict[str, Any] = {
     "districts": [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from streams import demo
+from simulator import demo
 from streams.settings import Settings
 
 #: A child that takes SIGTERM as a request to stop (like the gateway and the worker).

@@ -4,8 +4,13 @@ Imports go downstream only. ``schemas`` holds the contracts and the reference
 data (region master, enumeration frame) every layer may read; the rules
 (``processors``), ClickHouse (``sinks``) and observation (``monitoring``) each
 read those contracts and nothing of one another; ``streams`` is the wiring and
-may import all of them. Every import counts, inside functions and under
-``TYPE_CHECKING`` too: a lazy import is still a dependency.
+may import all of them. Tools outside the platform sit above it: ``simulator``
+(a stand-in for the field apps) may import the platform, and ``benchmarks``
+may import everything; no layer imports either (the ``regsosek`` CLI finds the
+simulator's commands through entry points). ``tests`` is no layer: it may
+import anything, and the benchmarks reuse its broker harness. Every import
+counts, inside functions and under ``TYPE_CHECKING`` too: a lazy import is
+still a dependency.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ LAYERS: dict[str, frozenset[str]] = {
     "sinks": frozenset({"schemas"}),
     "monitoring": frozenset({"schemas"}),
     "streams": frozenset({"schemas", "processors", "sinks", "monitoring"}),
+    "simulator": frozenset({"schemas", "processors", "sinks", "monitoring", "streams"}),
+    "benchmarks": frozenset(
+        {"schemas", "processors", "sinks", "monitoring", "streams", "simulator"}
+    ),
 }
 
 
@@ -64,7 +73,12 @@ def test_a_wrong_import_fails_the_check(tmp_path: Path) -> None:
     )
     (tmp_path / "monitoring" / "lazy.py").write_text("def f():\n    import processors.pipeline\n")
     (tmp_path / "streams" / "fine.py").write_text("import sinks.rows\nimport monitoring.hooks\n")
+    (tmp_path / "streams" / "upward.py").write_text(
+        "def run():\n    from simulator.truth import GroundTruth\n"
+    )
+    (tmp_path / "simulator" / "fine.py").write_text("import streams.sdk\nimport processors\n")
     assert violations(tmp_path) == [
         "sinks/bad.py: imports streams",
         "monitoring/lazy.py: imports processors",
+        "streams/upward.py: imports simulator",
     ]

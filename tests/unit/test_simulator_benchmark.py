@@ -15,12 +15,12 @@ import pytest
 
 from processors.rules.base import local_offset
 from schemas.regions import RegionMaster, load_regions
-from streams.simulator.clock import fieldwork_days
-from streams.simulator.config import SimulationConfig
-from streams.simulator.households import HouseholdFactory, Visit
-from streams.simulator.population import SimFrame, build_frame
-from streams.simulator.scenario import Scenario
-from streams.simulator.workload import EnumeratorRun
+from simulator.clock import fieldwork_days
+from simulator.config import SimulationConfig
+from simulator.households import HouseholdFactory, Visit
+from simulator.population import SimFrame, build_frame
+from simulator.scenario import Scenario
+from simulator.workload import EnumeratorRun
 
 CONFIG = SimulationConfig(scale=0.05, districts=("35.09.02", "35.09.20"), seed=1)
 VISITS = 2_000

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from schemas.frame import load_frame
+from simulator.cli.simulate import command
+from simulator.tokens import ensure_tokens
 from streams.cli import cli
-from streams.cli.simulate import command
 from streams.gateway.auth import MIN_TOKEN_LENGTH, load_token_file
-from streams.simulator.tokens import ensure_tokens
 
 
 def run(tmp_path: Path, *args: str) -> str:

@@ -9,16 +9,16 @@ import random
 import pytest
 
 from schemas.regions import RegionMaster, load_regions
-from streams.simulator import clock
-from streams.simulator.config import (
+from simulator import clock
+from simulator.config import (
     FIELDWORK_END,
     FIELDWORK_START,
     WIB,
     ErrorRates,
     SimulationConfig,
 )
-from streams.simulator.population import build_frame
-from streams.simulator.scenario import Dispatch, MessageKind, Scenario
+from simulator.population import build_frame
+from simulator.scenario import Dispatch, MessageKind, Scenario
 
 CONFIG = SimulationConfig(
     scale=0.03,

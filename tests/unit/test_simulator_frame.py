@@ -12,9 +12,9 @@ from processors.rules.region import haversine_km
 from schemas.errors import ConfigurationError
 from schemas.frame import load_frame
 from schemas.regions import RegionMaster, load_regions
-from streams.simulator import geo
-from streams.simulator.config import SimulationConfig
-from streams.simulator.population import (
+from simulator import geo
+from simulator.config import SimulationConfig
+from simulator.population import (
     HOUSEHOLDS_PER_ENUMERATOR,
     SimFrame,
     SlsUnit,

@@ -15,10 +15,10 @@ from processors.rules import InMemoryNikIndex, RuleContext, Severity, validate
 from processors.rules.base import PRESENT, completed_years
 from processors.rules.region import haversine_km
 from schemas.regions import RegionMaster, load_regions
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.households import present_count
-from streams.simulator.population import build_frame
-from streams.simulator.scenario import Message, MessageKind, Scenario
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.households import present_count
+from simulator.population import build_frame
+from simulator.scenario import Message, MessageKind, Scenario
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 JEMBER_CENTRE = (-8.17, 113.70)

@@ -16,11 +16,11 @@ from schemas.errors import ConfigurationError, DecodeError
 from schemas.regions import RegionMaster, load_regions
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
-from streams.simulator import injections as inj
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.households import HouseholdFactory, Visit
-from streams.simulator.population import SimFrame, build_frame
-from streams.simulator.workload import EnumeratorRun
+from simulator import injections as inj
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.households import HouseholdFactory, Visit
+from simulator.population import SimFrame, build_frame
+from simulator.workload import EnumeratorRun
 
 CONFIG = SimulationConfig(scale=0.02, districts=("35.09.02", "35.09.03"), seed=3)
 SUBJECT = subject_for("HouseholdSubmission")

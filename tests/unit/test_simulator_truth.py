@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from schemas.regions import RegionMaster, load_regions
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.households import present_count
-from streams.simulator.population import SimFrame, build_frame
-from streams.simulator.scenario import Message, MessageKind, Scenario
-from streams.simulator.truth import GroundTruth, TruthTally
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.households import present_count
+from simulator.population import SimFrame, build_frame
+from simulator.scenario import Message, MessageKind, Scenario
+from simulator.truth import GroundTruth, TruthTally
 
 CONFIG = SimulationConfig(
     scale=0.02,

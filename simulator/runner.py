@@ -34,10 +34,10 @@ from rich.progress import (
 )
 
 from processors.rules.base import local_offset
-from streams.simulator.clock import FieldworkClock
-from streams.simulator.scenario import Dispatch, Message, MessageKind, Scenario
-from streams.simulator.transport import DeliveryError, Transport
-from streams.simulator.truth import GroundTruth, TruthTally
+from simulator.clock import FieldworkClock
+from simulator.scenario import Dispatch, Message, MessageKind, Scenario
+from simulator.transport import DeliveryError, Transport
+from simulator.truth import GroundTruth, TruthTally
 
 #: Most messages handed to the transport at once.
 MAX_BATCH = 2_000

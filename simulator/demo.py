@@ -29,12 +29,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from simulator.truth import GroundTruth
+from simulator.verify import compare
 from streams import board as live_board
 from streams import local_kafka
 from streams.kafka_admin import broker_api_version, group_lag, metadata_answered
 from streams.settings import Settings
-from streams.simulator.truth import GroundTruth
-from streams.simulator.verify import compare
 from streams.topics import (
     SUBMISSIONS,
     desired_topics,

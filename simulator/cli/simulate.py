@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.errors import BrokerError
+from simulator.config import ErrorRates, SimulationConfig
+from simulator.launch import Prepared, RunOptions, prepare, simulate
+from simulator.runner import RunReport, default_truth_path
 from streams.settings import Settings
-from streams.simulator.config import ErrorRates, SimulationConfig
-from streams.simulator.launch import Prepared, RunOptions, prepare, simulate
-from streams.simulator.runner import RunReport, default_truth_path
 
 ENV = "REGSOSEK_SIMULATE_"
 FC = TypeVar("FC", bound=Callable[..., Any])

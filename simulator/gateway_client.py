@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from schemas import catalog
 from schemas.jsonform import JsonForm
-from streams.simulator.scenario import Dispatch, Message
-from streams.simulator.transport import SCHEMA, DeliveryError, RawKafka, record_of
+from simulator.scenario import Dispatch, Message
+from simulator.transport import SCHEMA, DeliveryError, RawKafka, record_of
 
 RETRIES = 3
 WORKERS = 16

@@ -56,7 +56,7 @@ class SimulationConfig:
 
     ``population`` overrides the regency's population (people); unset, Jember's
     2020 census count is used, or for another regency its villages times the
-    national mean per village (see :mod:`streams.simulator.population`).
+    national mean per village (see :mod:`simulator.population`).
     ``districts`` restricts the run to some districts (Kemendagri codes);
     empty means the whole regency. ``offline_share`` is the share of
     enumerators whose tablets queue interviews and sync in bursts.

@@ -17,7 +17,7 @@ An enumerator's month, in local time (WIB for Jember):
 * spreads their households over the working days with daily weights of
   0.6-1.4, interviewing from 07:30-09:00, with a lunch break of 45-60 minutes
   after noon; a day that would run past 20:00 carries its rest over (from the
-  last working day on, past 22:00; see :mod:`streams.simulator.workload`);
+  last working day on, past 22:00; see :mod:`simulator.workload`);
 * a complete interview lasts 15-90 minutes (mode 35), an incomplete one 15-40,
   a visit without interview 3-12; walking to the next building takes 5-25
   minutes, to the next family in the same building 1-3.
@@ -30,7 +30,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streams.simulator.tables import between, chance
+from simulator.tables import between, chance
 
 DEFAULT_DURATION_S = 300.0
 DAY_START = (dt.time(7, 30), dt.time(9, 0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.simulator.truth import GroundTruth
+from simulator.truth import GroundTruth
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import random
 from typing import Any
 
 from processors.rules.housing import LARGE_LPG, OWN_OR_SHARED_TOILET, WELLS_AND_SPRINGS
-from streams.simulator.tables import Table, between, chance, weighted
+from simulator.tables import Table, between, chance, weighted
 
 TENURE = weighted("OWNED:82 CONTRACT_OR_RENT:6 RENT_FREE:10 OFFICIAL_HOUSING:0.5 OTHER:1.5")
 PROOF = weighted(

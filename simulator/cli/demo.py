@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from streams import demo
+from simulator import demo
 from streams.settings import Settings
 
 

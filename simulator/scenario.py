@@ -38,13 +38,13 @@ from typing import Any
 
 from processors.rules.base import local_offset
 from schemas.regions import RegionMaster
-from streams.simulator import clock
-from streams.simulator import injections as inj
-from streams.simulator.config import SimulationConfig
-from streams.simulator.households import HouseholdFactory, present_count, revise
-from streams.simulator.population import SimFrame
-from streams.simulator.tables import between
-from streams.simulator.workload import EnumeratorRun, PlannedVisit
+from simulator import clock
+from simulator import injections as inj
+from simulator.config import SimulationConfig
+from simulator.households import HouseholdFactory, present_count, revise
+from simulator.population import SimFrame
+from simulator.tables import between
+from simulator.workload import EnumeratorRun, PlannedVisit
 
 
 class MessageKind(StrEnum):

@@ -31,8 +31,8 @@ import random
 from array import array
 from typing import Any
 
-from streams.simulator import vocabulary as v
-from streams.simulator.tables import Table, between, chance
+from simulator import vocabulary as v
+from simulator.tables import Table, between, chance
 
 Member = dict[str, Any]
 

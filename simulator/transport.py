@@ -16,7 +16,7 @@ is what the ground truth counts.
   instead, every record checked field by field as a field app's would be (a
   third fewer households per second; the simulator's records are unit-tested
   to be valid, so that check is off by default).
-* :class:`~streams.simulator.gateway_client.HttpTransport` (``--via http``):
+* :class:`~simulator.gateway_client.HttpTransport` (``--via http``):
   the HTTP gateway, see that module.
 """
 
@@ -32,8 +32,8 @@ from schemas.catalog import subject_for
 from schemas.errors import BrokerError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
+from simulator.scenario import Dispatch, Message
 from streams.sdk import ProducerOptions, Receipt, SubmissionPublisher
-from streams.simulator.scenario import Dispatch, Message
 
 SCHEMA = "HouseholdSubmission"
 

@@ -18,22 +18,22 @@ from schemas.errors import ConfigurationError
 from schemas.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
 from schemas.registry import registry_from_url
 from schemas.serde import AvroSerializer
-from streams.settings import Settings
-from streams.simulator.clock import DEFAULT_DURATION_S, FieldworkClock
-from streams.simulator.config import SimulationConfig
-from streams.simulator.gateway_client import HttpTransport
-from streams.simulator.population import SimFrame, build_frame
-from streams.simulator.runner import Runner, RunReport, default_truth_path
-from streams.simulator.scenario import Scenario
-from streams.simulator.tokens import ensure_tokens
-from streams.simulator.transport import (
+from simulator.clock import DEFAULT_DURATION_S, FieldworkClock
+from simulator.config import SimulationConfig
+from simulator.gateway_client import HttpTransport
+from simulator.population import SimFrame, build_frame
+from simulator.runner import Runner, RunReport, default_truth_path
+from simulator.scenario import Scenario
+from simulator.tokens import ensure_tokens
+from simulator.transport import (
     SCHEMA,
     RawKafka,
     SdkTransport,
     Transport,
     producer_options,
 )
-from streams.simulator.truth import TruthTally
+from simulator.truth import TruthTally
+from streams.settings import Settings
 from streams.topics import SUBMISSIONS, desired_topics, ensure_topics, named
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.rules.base import PRESENT, local_offset
-from streams.simulator import dwelling, geo, people
-from streams.simulator import vocabulary as v
-from streams.simulator.population import EnumeratorPlan, SimFrame, SlsUnit, VillagePlan
-from streams.simulator.tables import chance
+from simulator import dwelling, geo, people
+from simulator import vocabulary as v
+from simulator.population import EnumeratorPlan, SimFrame, SlsUnit, VillagePlan
+from simulator.tables import chance
 
 APP_VERSION = "2.3.1"
 #: Families sharing one building (item 109) besides the first: how often another follows.

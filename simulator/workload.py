@@ -3,7 +3,7 @@
 Each enumerator draws from streams of their own (plan, content, sends,
 addresses), seeded by the run's seed and their id, so their month is the
 same whatever else the run contains. :meth:`EnumeratorRun.plan_day` returns
-the uploads of one day; the :class:`~streams.simulator.scenario.Scenario`
+the uploads of one day; the :class:`~simulator.scenario.Scenario`
 merges all enumerators' uploads in time order.
 """
 
@@ -14,13 +14,13 @@ import random
 from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from streams.simulator import clock
-from streams.simulator import injections as inj
-from streams.simulator import vocabulary as v
-from streams.simulator.config import SimulationConfig
-from streams.simulator.households import Address, Visit, addresses
-from streams.simulator.population import EnumeratorPlan, VillagePlan, apportion
-from streams.simulator.tables import chance
+from simulator import clock
+from simulator import injections as inj
+from simulator import vocabulary as v
+from simulator.config import SimulationConfig
+from simulator.households import Address, Visit, addresses
+from simulator.population import EnumeratorPlan, VillagePlan, apportion
+from simulator.tables import chance
 
 #: Offline tablets sync from 17:30 to 21:00 on this share of their working days.
 SYNC_FROM = dt.time(17, 30)

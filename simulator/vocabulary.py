@@ -9,7 +9,7 @@ simulator, chosen so a dashboard looks like fieldwork, never a source.
 
 from __future__ import annotations
 
-from streams.simulator.tables import Table, uniform, weighted
+from simulator.tables import Table, uniform, weighted
 
 SEX = weighted("MALE:51 FEMALE:49")
 

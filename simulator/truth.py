@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.simulator.households import present_count
-from streams.simulator.population import SimFrame
-from streams.simulator.scenario import Message, MessageKind
+from simulator.households import present_count
+from simulator.population import SimFrame
+from simulator.scenario import Message, MessageKind
 
 FORMAT_VERSION = 1
 

@@ -37,10 +37,10 @@ from typing import Any
 
 from schemas import wire
 from schemas.regions import RegionMaster
-from streams.simulator.config import ErrorRates
-from streams.simulator.households import Visit
-from streams.simulator.population import DistrictPlan, SimFrame
-from streams.simulator.tables import chance
+from simulator.config import ErrorRates
+from simulator.households import Visit
+from simulator.population import DistrictPlan, SimFrame
+from simulator.tables import chance
 
 OLD_APP_VERSION = "1.8.2"
 #: Fields schema v2 added, by the record part that holds them.

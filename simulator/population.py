@@ -39,8 +39,8 @@ from schemas import frame as frame_files
 from schemas.errors import ConfigurationError
 from schemas.frame import Assignment, Enumerator, Frame, Target
 from schemas.regions import Level, Region, RegionMaster
-from streams.simulator import geo
-from streams.simulator.config import SimulationConfig
+from simulator import geo
+from simulator.config import SimulationConfig
 
 KNOWN_POPULATION: dict[str, int] = {"35.09": 2_536_729}
 NATIONAL_PEOPLE_PER_VILLAGE = 3_226
