@@ -13,6 +13,8 @@ shrink to year and month; GPS is rounded to about 100 m.
 from __future__ import annotations
 
 import hmac
+import re
+from dataclasses import dataclass
 
 from sinks.migrations import check_names, created_objects, plan
 
@@ -54,6 +56,38 @@ ANALYST_TABLES = (
     "progress_by_village",
     "progress_by_enumerator",
 )
+#: A region master code of a province, regency or district (``35``, ``35.09``, ``35.09.19``).
+AREA_CODE = re.compile(r"\d{2}(\.\d{2}){0,2}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: How each area-filtered table tells where a row lies (district codes start with their
+#: regency's and province's codes, so a prefix test covers every level).
+_AREA_CONDITIONS = {
+    **{
+        table: "startsWith(district_code, '{area}')"
+        for table in (
+            "households",
+            "members",
+            "rejections",
+            "targets",
+            "progress_village_daily",
+            "progress_enumerator_daily",
+            "rejections_daily",
+        )
+    },
+    "enumerators": "arrayExists(d -> startsWith(d, '{area}'), district_codes)",
+}
+
+
+@dataclass(frozen=True)
+class AnalystQuota:
+    """Per-user hourly limits of the analyst role (ClickHouse QUOTA) and a query time cap."""
+
+    queries_per_hour: int = 2000
+    result_rows_per_hour: int = 100_000_000
+    read_rows_per_hour: int = 50_000_000_000
+    max_execution_seconds: int = 300
+
+
 #: Never granted to analysts, and why.
 RESTRICTED_TABLES = {
     "rejection_payloads": "original message bytes carry names and NIKs in clear",
@@ -68,6 +102,9 @@ def analyst_role_sql(
     role: str = "regsosek_analyst",
     user: str = "analyst_example",
     nik_hash: bool = True,
+    password_sha256: str | None = None,
+    area: str | None = None,
+    quota: AnalystQuota | None = None,
 ) -> list[str]:
     """DDL of a read-only analyst role and an example user (server mode only).
 
@@ -77,8 +114,20 @@ def analyst_role_sql(
     ``nik_hash=False`` revokes the one pseudonymous identifier, for analysts
     who need no duplicate-person analysis (``SELECT *`` on members then fails:
     name the columns).
+
+    ``area`` (a region master code such as ``35.09`` for Jember or
+    ``35.09.19`` for one district) adds row policies so the role sees only
+    rows whose district lies in that area: a regency's analysts need not read
+    the whole province. ``quota`` caps what the role may run per hour, so one
+    runaway dashboard cannot starve the sink's inserts. The example user gets
+    the SHA-256 of a password the caller generated (never a password in the
+    DDL, which ends up in shell history and tickets).
     """
     check_names(database, cluster)
+    if area is not None and not AREA_CODE.fullmatch(area):
+        raise ValueError(f"area must be a region master code like 35.09 or 35.09.19: {area!r}")
+    if password_sha256 is not None and not SHA256_HEX.fullmatch(password_sha256):
+        raise ValueError("password_sha256 must be 64 hex digits")
     for name in (role, user):
         check_names(name, None)
     on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
@@ -93,12 +142,46 @@ def analyst_role_sql(
             for t in tables
             if t in ("members", "members_local")
         ]
+    limits = quota or AnalystQuota()
     statements += [
         f"CREATE SETTINGS PROFILE IF NOT EXISTS {role}_profile{on_cluster}"
-        f" SETTINGS readonly = 1, max_execution_time = 300 TO {role}",
-        f"CREATE USER IF NOT EXISTS {user}{on_cluster}"
-        " IDENTIFIED WITH sha256_password BY 'CHANGE-ME'",
+        f" SETTINGS readonly = 1, max_execution_time = {limits.max_execution_seconds}"
+        f" TO {role}",
+        f"CREATE QUOTA IF NOT EXISTS {role}_quota{on_cluster} KEYED BY user_name"
+        f" FOR INTERVAL 1 hour MAX queries = {limits.queries_per_hour},"
+        f" result_rows = {limits.result_rows_per_hour}, read_rows = {limits.read_rows_per_hour}"
+        f" TO {role}",
+    ]
+    if area is not None:
+        statements += _row_policies(database, on_cluster, role, area, tables)
+    identified = (
+        f" IDENTIFIED WITH sha256_hash BY '{password_sha256}'"
+        if password_sha256
+        else " IDENTIFIED WITH no_password HOST NONE"  # cannot log in until given a password
+    )
+    statements += [
+        f"CREATE USER IF NOT EXISTS {user}{on_cluster}{identified}",
         f"GRANT{on_cluster} {role} TO {user}",
         f"ALTER USER {user}{on_cluster} DEFAULT ROLE {role}",
     ]
     return statements
+
+
+def _row_policies(
+    database: str, on_cluster: str, role: str, area: str, tables: list[str]
+) -> list[str]:
+    """Row policies limiting the role to one area, on every granted table with a district.
+
+    ``regions`` stays whole (public reference data); ``enumerators`` is
+    filtered by its array of districts.
+    """
+    policies = []
+    for table in tables:
+        condition = _AREA_CONDITIONS.get(table.removesuffix("_local"))
+        if condition is None:
+            continue
+        policies.append(
+            f"CREATE ROW POLICY IF NOT EXISTS {role}_area{on_cluster} ON {database}.{table}"
+            f" FOR SELECT USING {condition.format(area=area)} AS permissive TO {role}"
+        )
+    return policies

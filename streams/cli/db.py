@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 
 import click
 
 from schemas.errors import ClickHouseError
 from sinks.clickhouse import client_from_dsn, describe, parse_dsn
 from sinks.migrations import migrate, plan
-from sinks.privacy import RESTRICTED_TABLES, analyst_role_sql
+from sinks.privacy import RESTRICTED_TABLES, AnalystQuota, analyst_role_sql
 from streams.settings import Settings
 
 _DATABASE_HELP = "Database of the analytics tables [default: REGSOSEK_CLICKHOUSE_DATABASE]."
@@ -77,6 +79,27 @@ def migrate_command(
     show_default=True,
     help="Let the role read members.nik_hash (duplicate-person analysis).",
 )
+@click.option(
+    "--area",
+    default=None,
+    help="Region master code (35.09 = Jember, 35.09.19 = one district): row policies "
+    "limit the role to that area [default: the whole database].",
+)
+@click.option(
+    "--queries-per-hour",
+    type=click.IntRange(min=1),
+    default=AnalystQuota.queries_per_hour,
+    show_default=True,
+    help="Quota per analyst user and hour.",
+)
+@click.option(
+    "--password/--no-password",
+    "with_password",
+    default=True,
+    show_default=True,
+    help="Give the example user a random password (printed once on stderr, only its "
+    "SHA-256 in the DDL); --no-password creates it unable to log in.",
+)
 @click.pass_obj
 def analyst_role_sql_command(
     settings: Settings,
@@ -86,18 +109,35 @@ def analyst_role_sql_command(
     role: str,
     user: str,
     nik_hash: bool,
+    area: str | None,
+    queries_per_hour: int,
+    with_password: bool,
 ) -> None:
     """Print DDL for a read-only analyst role on a ClickHouse server; run it as an admin."""
     database = database or settings.clickhouse_database
     cluster = cluster or settings.clickhouse_cluster
+    password = secrets.token_urlsafe(24) if with_password else None
+    try:
+        statements = analyst_role_sql(
+            database,
+            cluster=cluster,
+            role=role,
+            user=user,
+            nik_hash=nik_hash,
+            area=area,
+            quota=AnalystQuota(queries_per_hour=queries_per_hour),
+            password_sha256=hashlib.sha256(password.encode()).hexdigest() if password else None,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     click.echo("-- Read-only analyst access (ClickHouse server; the embedded engine has no users).")
     for table, why in RESTRICTED_TABLES.items():
         click.echo(f"-- Not granted: {database}.{table} ({why}).")
-    click.echo("-- Replace the example password before running.\n")
-    for statement in analyst_role_sql(
-        database, cluster=cluster, role=role, user=user, nik_hash=nik_hash
-    ):
+    click.echo("")
+    for statement in statements:
         click.echo(f"{statement};")
+    if password:
+        click.echo(f"password of {user} (shown once, not in the DDL): {password}", err=True)
 
 
 @command.command("query")

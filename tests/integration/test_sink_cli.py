@@ -65,6 +65,8 @@ def test_db_migrate_sql_prints_cluster_ddl_without_touching_the_engine(env: str)
 def test_analyst_role_sql(env: str) -> None:
     result = run("db", "analyst-role-sql", "--no-nik-hash", "--user", "ana_jember")
     assert result.exit_code == 0
+    password = result.stderr.rsplit(": ", 1)[1].strip()
+    assert len(password) >= 24 and password not in result.stdout
     assert f"GRANT SELECT ON {env}.members_current TO regsosek_analyst;" in result.output
     assert f"REVOKE SELECT(nik_hash) ON {env}.members FROM regsosek_analyst;" in result.output
     assert "CREATE USER IF NOT EXISTS ana_jember" in result.output

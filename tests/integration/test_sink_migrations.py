@@ -108,7 +108,9 @@ def test_analyst_role_ddl_parses_and_names_real_objects(
 ) -> None:
     migrate(clickhouse_client, database=scratch_database)
     existing = tables(clickhouse_client, scratch_database)
-    for statement in analyst_role_sql(scratch_database, nik_hash=False):
+    statements = analyst_role_sql(scratch_database, nik_hash=False, area="35.09")
+    assert any(s.startswith("CREATE ROW POLICY") for s in statements)
+    for statement in statements:
         clickhouse_client.query(f"EXPLAIN AST {statement}")
         if " ON " in statement and statement.startswith(("GRANT", "REVOKE")):
             table = statement.split(f"{scratch_database}.", 1)[1].split(" ", 1)[0]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from sinks.migrations import created_objects, plan
 from sinks.privacy import (
     ANALYST_TABLES,
     RESTRICTED_TABLES,
+    AnalystQuota,
     analyst_role_sql,
     coarse_coordinate,
     nik_hash,
@@ -68,3 +71,39 @@ def test_cluster_role_grants_shard_tables_too() -> None:
         statements
     )
     assert not any("rejection_payloads" in s for s in statements)
+
+
+def test_area_adds_a_row_policy_on_every_granted_table_with_a_district() -> None:
+    statements = analyst_role_sql("regsosek", area="35.09")
+    policies = [s for s in statements if s.startswith("CREATE ROW POLICY")]
+    assert any(
+        "ON regsosek.households FOR SELECT USING startsWith(district_code, '35.09')" in s
+        for s in policies
+    )
+    assert any("ON regsosek.enumerators" in s and "district_codes" in s for s in policies)
+    assert not any("regsosek.regions " in s for s in policies)  # reference data stays whole
+    assert all(s.endswith("TO regsosek_analyst") for s in policies)
+    assert not any(s.startswith("CREATE ROW POLICY") for s in analyst_role_sql("regsosek"))
+
+
+@pytest.mark.parametrize("area", ["35.09'; DROP TABLE x; --", "3509", "35.0", ""])
+def test_area_must_be_a_region_code(area: str) -> None:
+    with pytest.raises(ValueError, match="area"):
+        analyst_role_sql("regsosek", area=area)
+
+
+def test_quota_and_password_hash_reach_the_ddl() -> None:
+    digest = hashlib.sha256(b"s3cret").hexdigest()
+    text = "\n".join(
+        analyst_role_sql(
+            "regsosek", quota=AnalystQuota(queries_per_hour=17), password_sha256=digest
+        )
+    )
+    assert "FOR INTERVAL 1 hour MAX queries = 17," in text
+    assert f"IDENTIFIED WITH sha256_hash BY '{digest}'" in text
+    assert "s3cret" not in text and "CHANGE-ME" not in text
+
+
+def test_without_a_password_the_example_user_cannot_log_in() -> None:
+    text = "\n".join(analyst_role_sql("regsosek"))
+    assert "IDENTIFIED WITH no_password HOST NONE" in text
