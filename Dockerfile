@@ -30,10 +30,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
     && /opt/venv/bin/pip install -r /tmp/requirements.txt
 
-# Then the project itself (what .dockerignore lets through).
+# Then the project itself (what .dockerignore lets through). `simulate` checks that
+# the simulator's commands reached the group through their entry points.
 COPY . .
 RUN /opt/venv/bin/pip install --no-deps . \
-    && /opt/venv/bin/regsosek --help > /dev/null
+    && /opt/venv/bin/regsosek --help > /dev/null \
+    && /opt/venv/bin/regsosek simulate --help > /dev/null
 
 # -------------------------------------------------------------- runtime stage
 FROM python:3.11-slim AS runtime

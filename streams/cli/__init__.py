@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from importlib.metadata import entry_points
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
@@ -69,21 +70,24 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = settings
 
 
-def _plugged_in_commands() -> list[tuple[str, click.Command]]:
-    """The commands other installed packages declare, so the wiring need not import them."""
-    found = []
-    for entry_point in entry_points(group=COMMAND_ENTRY_POINTS):
+def plug_in(group: click.Group, declared: Iterable[EntryPoint]) -> None:
+    """Add the commands other installed packages declare, so the wiring need not import them.
+
+    A declared object that is no click command, or a name the group already has,
+    is a packaging mistake: it fails here rather than hide or replace a command.
+    """
+    for entry_point in declared:
         command = entry_point.load()
         if not isinstance(command, click.Command):
             raise TypeError(f"entry point {entry_point.value} is not a click command")
-        found.append((entry_point.name, command))
-    return found
+        if entry_point.name in group.commands:
+            raise ValueError(f"entry point {entry_point.value} would replace `{entry_point.name}`")
+        group.add_command(command, entry_point.name)
 
 
 for _name in COMMAND_MODULES:
     cli.add_command(importlib.import_module(_name).command)
-for _name, _command in _plugged_in_commands():
-    cli.add_command(_command, _name)
+plug_in(cli, entry_points(group=COMMAND_ENTRY_POINTS))
 
 
 def main() -> None:
