@@ -42,6 +42,7 @@ from typing import Any, cast
 import clickhouse_connect
 import fastavro
 from aiokafka import AIOKafkaConsumer
+from clickhouse_connect.driver.client import Client
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "HouseholdSubmission.avsc"
 CONFLUENT_HEADER = 5  # magic byte 0 + 4-byte schema id
@@ -164,7 +165,7 @@ def narrow_columns(
     return households, [m_household, m_number, m_sex, m_age]
 
 
-def open_engine(directory: Path) -> tuple[Any, str]:
+def open_engine(directory: Path) -> tuple[Client, str]:
     """A clickhouse-connect client on a fresh embedded engine with the narrow tables."""
     directory.mkdir(parents=True, exist_ok=True)
     client = clickhouse_connect.get_client(dsn=f"chdb://{directory.resolve()}")
@@ -174,7 +175,7 @@ def open_engine(directory: Path) -> tuple[Any, str]:
     return client, version
 
 
-def insert(client: Any, households: list[list[Any]], members: list[list[Any]]) -> None:
+def insert(client: Client, households: list[list[Any]], members: list[list[Any]]) -> None:
     """Both tables, column-oriented, households first."""
     client.insert(
         f"{DATABASE}.households",
@@ -188,7 +189,7 @@ def insert(client: Any, households: list[list[Any]], members: list[list[Any]]) -
         )
 
 
-def stored_households(client: Any) -> int:
+def stored_households(client: Client) -> int:
     """Distinct households in the engine."""
     return int(client.query(COUNT_SQL).result_rows[0][0])
 
@@ -196,7 +197,7 @@ def stored_households(client: Any) -> int:
 class Inserter:
     """One insert in flight on a thread while the event loop decodes the next batch."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self.pending: asyncio.Future[None] | None = None

@@ -15,8 +15,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.summary import QuerySummary
 
 import sinks.clickhouse
 import streams.worker.runtime
@@ -28,11 +32,13 @@ _real_client_from_dsn = sinks.clickhouse.client_from_dsn
 class TimedClient:
     """Delegates everything; ``insert`` also records when it started and returned."""
 
-    def __init__(self, client: Any, log: Path) -> None:
+    def __init__(self, client: Client, log: Path) -> None:
         self._client = client
         self._log = log
 
-    def insert(self, table: str, data: Any, *args: Any, **kwargs: Any) -> Any:
+    def insert(
+        self, table: str, data: Sequence[Sequence[Any]], *args: Any, **kwargs: Any
+    ) -> QuerySummary:
         started = time.time()
         result = self._client.insert(table, data, *args, **kwargs)
         ended = time.time()
@@ -49,9 +55,12 @@ class TimedClient:
         return getattr(self._client, name)
 
 
-def timed_client_from_dsn(dsn: str, **settings: Any) -> Any:
-    """The configured client, wrapped."""
-    return TimedClient(_real_client_from_dsn(dsn, **settings), Path(os.environ[LOG_ENV]))
+def timed_client_from_dsn(
+    dsn: str, *, ca_file: Path | None = None, settings: Mapping[str, str | int] | None = None
+) -> Client:
+    """The configured client, wrapped: it delegates every other attribute, so it acts as one."""
+    client = _real_client_from_dsn(dsn, ca_file=ca_file, settings=settings)
+    return cast(Client, TimedClient(client, Path(os.environ[LOG_ENV])))
 
 
 streams.worker.runtime.client_from_dsn = timed_client_from_dsn  # type: ignore[attr-defined]

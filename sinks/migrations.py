@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING
 
 from schemas.errors import ClickHouseError, ConfigurationError
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +186,10 @@ def _preamble(database: str, cluster: str | None) -> list[str]:
     ]
 
 
-def applied_migrations(client: Any, database: str = DEFAULT_DATABASE) -> dict[str, str]:
+def applied_migrations(client: Client, database: str = DEFAULT_DATABASE) -> dict[str, str]:
     """Names and checksums already recorded (empty before the first migration)."""
     check_names(database, None)
-    exists = client.command(f"EXISTS TABLE {database}.{MIGRATIONS_TABLE}")
+    exists = client.query(f"EXISTS TABLE {database}.{MIGRATIONS_TABLE}").result_rows[0][0]
     if not int(exists):
         return {}
     sql = f"SELECT name, checksum FROM {database}.{MIGRATIONS_TABLE} FINAL"  # noqa: S608 - checked name
@@ -195,7 +198,7 @@ def applied_migrations(client: Any, database: str = DEFAULT_DATABASE) -> dict[st
 
 
 def migrate(
-    client: Any, *, database: str = DEFAULT_DATABASE, cluster: str | None = None
+    client: Client, *, database: str = DEFAULT_DATABASE, cluster: str | None = None
 ) -> list[str]:
     """Apply the pending migrations in order; return the names applied (empty = up to date)."""
     for statement in _preamble(database, cluster):
@@ -219,7 +222,7 @@ def migrate(
     return applied
 
 
-def _execute(client: Any, statement: str, step: str) -> None:
+def _execute(client: Client, statement: str, step: str) -> None:
     try:
         client.command(statement)
     except Exception as exc:  # clickhouse-connect raises several unrelated types
@@ -227,7 +230,7 @@ def _execute(client: Any, statement: str, step: str) -> None:
         raise ClickHouseError(f"migration {step} failed at `{first_line}`: {exc}") from exc
 
 
-def _record(client: Any, database: str, migration: Migration) -> None:
+def _record(client: Client, database: str, migration: Migration) -> None:
     client.insert(
         MIGRATIONS_TABLE,
         [[migration.version, migration.name, migration.checksum, datetime.now(UTC)]],

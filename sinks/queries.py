@@ -12,9 +12,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sinks.migrations import DEFAULT_DATABASE, check_names
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 Dimension = Literal["district", "village", "enumerator"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -63,7 +66,7 @@ def progress_sql(
 
 
 def progress(
-    client: Any,
+    client: Client,
     by: str = "district",
     district: str | None = None,
     *,
@@ -76,7 +79,7 @@ def progress(
 
 
 def progress_json(
-    client: Any,
+    client: Client,
     by: str = "district",
     district: str | None = None,
     *,
@@ -89,7 +92,7 @@ def progress_json(
     ]
 
 
-def json_safe(value: Any) -> Any:
+def json_safe(value: object) -> object:
     """One value as ``json.dumps`` takes it; naive datetimes from UTC columns get their zone."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -137,7 +140,7 @@ def board_sql(database: str = DEFAULT_DATABASE, window_s: int = 60) -> dict[str,
 
 
 def board_json(
-    client: Any, *, database: str = DEFAULT_DATABASE, window_s: int = 60
+    client: Client, *, database: str = DEFAULT_DATABASE, window_s: int = 60
 ) -> dict[str, Any]:
     """Everything the live board shows, JSON-safe: progress by district, totals, reasons."""
     queries = board_sql(database, window_s)

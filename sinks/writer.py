@@ -7,7 +7,9 @@ f"{token}:{table}"`` (the token names the Kafka offset range, see
 = 1``, so a block sent again, by a retry here or by a replay after a crash,
 is dropped by the table and by every progress view it feeds.
 
-Failures are retried with exponential backoff and jitter. When the policy is
+Failures are retried with exponential backoff and jitter (tenacity, the
+policy in :class:`RetryPolicy`); rows the engine refuses for good
+(:func:`is_row_error`) are not retried. When the policy is
 spent the writer raises :class:`SinkUnavailable` instead of buffering: the
 worker stops consuming (backpressure) and Kafka keeps the data. Blocks that
 went in before the failure are not sent again within a call, and would be
@@ -22,12 +24,20 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 from clickhouse_connect.driver.exceptions import DataError, ProgrammingError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
 
 from schemas.errors import ClickHouseError
 from schemas.frame import Frame
@@ -140,12 +150,36 @@ def block_tokens(blocks: Sequence[Block], token: str) -> list[tuple[Block, str]]
     return tokens
 
 
+class InsertClient(Protocol):
+    """What the writer needs of a clickhouse-connect ``Client``: its ``insert``.
+
+    Narrow on purpose, so that a fault-injecting proxy in the tests is a
+    client too; every ``clickhouse_connect.driver.client.Client`` is one.
+    """
+
+    def insert(
+        self,
+        table: str,
+        data: Sequence[Sequence[object]],
+        /,
+        *,
+        column_names: Sequence[str],
+        database: str,
+        settings: dict[str, object],
+    ) -> object: ...
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Network, server, engine, table: all worth another try; wrong rows are not."""
+    return isinstance(exc, Exception) and not is_row_error(exc)
+
+
 class ClickHouseWriter:
     """Writes blocks into ``database`` through one clickhouse-connect client."""
 
     def __init__(
         self,
-        client: Any,
+        client: InsertClient,
         database: str = "regsosek",
         *,
         retry: RetryPolicy | None = None,
@@ -165,24 +199,42 @@ class ClickHouseWriter:
         self._extra = {"distributed_foreground_insert": 1} if distributed else {}
 
     def write(self, blocks: Sequence[Block], token: str) -> WriteResult:
-        """Insert every non-empty block, retrying a failed one; SinkUnavailable when spent."""
+        """Insert every non-empty block, retrying a failed one; SinkUnavailable when spent.
+
+        One policy spans the whole call: attempts and time are counted across
+        blocks, and a retry resumes at the block that failed.
+        """
         started = time.monotonic()
-        result = WriteResult()
-        pending = [item for item in block_tokens(blocks, token) if item[0].rows]
-        failures = 0
-        while pending:
-            block, block_token = pending[0]
-            try:
+        result = WriteResult(attempts=0)  # counted by insert_pending
+        pending = deque(item for item in block_tokens(blocks, token) if item[0].rows)
+
+        def insert_pending() -> None:
+            result.attempts += 1
+            while pending:
+                block, block_token = pending[0]
                 self._insert(block, block_token)
-            except Exception as exc:
-                if is_row_error(exc):
-                    raise self._unavailable(block, failures + 1, exc, permanent=True) from exc
-                failures += 1  # network, server, engine, table: all worth another try
-                self._wait_or_raise(block, failures, exc, time.monotonic() - started)
-                continue
-            result.rows[block.table] = result.rows.get(block.table, 0) + len(block)
-            pending.pop(0)
-        result.attempts = failures + 1
+                result.rows[block.table] = result.rows.get(block.table, 0) + len(block)
+                pending.popleft()
+
+        def before_sleep(state: RetryCallState) -> None:
+            self._retrying(pending[0][0], state)
+
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.retry.max_attempts)
+            | stop_before_delay(self.retry.max_elapsed_s),
+            wait=lambda state: self.retry.delay(state.attempt_number, self._rng),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            retrying(insert_pending)
+        except Exception as exc:
+            permanent = is_row_error(exc)
+            raise self._unavailable(
+                pending[0][0], result.attempts, exc, permanent=permanent
+            ) from exc
         result.seconds = time.monotonic() - started
         return result
 
@@ -199,21 +251,20 @@ class ClickHouseWriter:
             },
         )
 
-    def _wait_or_raise(self, block: Block, failures: int, exc: Exception, elapsed: float) -> None:
-        pause = self.retry.delay(failures, self._rng)
-        if failures >= self.retry.max_attempts or elapsed + pause > self.retry.max_elapsed_s:
-            raise self._unavailable(block, failures, exc, permanent=False) from exc
+    def _retrying(self, block: Block, state: RetryCallState) -> None:
+        """Before each pause: log it and tell the caller (attempt, table, error, pause)."""
+        error = state.outcome.exception() if state.outcome else None
+        pause = state.upcoming_sleep
         log.warning(
             "insert into %s.%s failed (attempt %d), retrying in %.1fs: %s",
             self.database,
             block.table,
-            failures,
+            state.attempt_number,
             pause,
-            exc,
+            error,
         )
-        if self._on_retry is not None:
-            self._on_retry(failures, block.table, exc, pause)
-        self._sleep(pause)
+        if self._on_retry is not None and error is not None:
+            self._on_retry(state.attempt_number, block.table, error, pause)
 
     def _unavailable(
         self, block: Block, attempts: int, exc: BaseException, *, permanent: bool

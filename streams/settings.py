@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         SecretStr(""),
         description="chdb:///path (embedded engine) or http(s)://user:pass@host:8123/db.",
     )
+    clickhouse_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the ClickHouse server's certificate "
+        "(https:// DSNs); unset: the system's trust store. The certificate is always verified.",
+    )
     clickhouse_database: str = Field(
         "regsosek", description="Database of the analytics tables and progress views."
     )

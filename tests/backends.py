@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse import client_from_dsn, describe
 from streams import local_kafka
@@ -130,7 +131,7 @@ def clickhouse_backend(tmp_dir: Path) -> Iterator[ClickHouseBackend]:
         return
     if not dsn:
         dsn, kind = f"chdb://{tmp_dir / 'clickhouse'}", "embedded"
-    client: Any = client_from_dsn(dsn)
+    client: Client = client_from_dsn(dsn)
     try:
         yield ClickHouseBackend(dsn, kind, describe(client, dsn))
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse import client_from_dsn
 from tests.backends import ClickHouseBackend, KafkaBackend, clickhouse_backend, kafka_backend
@@ -38,7 +39,7 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseB
 
 
 @pytest.fixture
-def clickhouse_client(clickhouse: ClickHouseBackend) -> Iterator[Any]:
+def clickhouse_client(clickhouse: ClickHouseBackend) -> Iterator[Client]:
     """A fresh client on the session's engine; close it after the test."""
     client = client_from_dsn(clickhouse.dsn)
     yield client
@@ -46,7 +47,7 @@ def clickhouse_client(clickhouse: ClickHouseBackend) -> Iterator[Any]:
 
 
 @pytest.fixture
-def scratch_database(clickhouse_client: Any) -> Iterator[str]:
+def scratch_database(clickhouse_client: Client) -> Iterator[str]:
     """A database of the test's own, dropped afterwards (the engine is shared)."""
     name = f"t_{uuid4().hex[:12]}"
     clickhouse_client.command(f"CREATE DATABASE {name}")

@@ -14,9 +14,12 @@ the named call misbehaves:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.summary import QuerySummary
 from faust.transport.consumer import Consumer
 
 import sinks.clickhouse
@@ -29,11 +32,11 @@ _real_ack = Consumer.ack
 class FlakyClient:
     """Delegates everything; ``insert`` fails while the marker file exists."""
 
-    def __init__(self, client: Any, marker: Path) -> None:
+    def __init__(self, client: Client, marker: Path) -> None:
         self._client = client
         self._marker = marker
 
-    def insert(self, *args: Any, **kwargs: Any) -> Any:
+    def insert(self, *args: Any, **kwargs: Any) -> QuerySummary:
         if self._marker.exists():
             raise ConnectionError("injected fault: ClickHouse is down")
         return self._client.insert(*args, **kwargs)
@@ -42,9 +45,14 @@ class FlakyClient:
         return getattr(self._client, name)
 
 
-def flaky_client_from_dsn(dsn: str, **settings: Any) -> Any:
+def flaky_client_from_dsn(
+    dsn: str, *, ca_file: Path | None = None, settings: Mapping[str, str | int] | None = None
+) -> Client:
+    """The configured client behind the proxy, which delegates all else and so acts as one."""
     marker = Path(os.environ["REGSOSEK_TEST_CLICKHOUSE_DOWN"])
-    return FlakyClient(_real_client_from_dsn(dsn, **settings), marker)
+    return cast(
+        Client, FlakyClient(_real_client_from_dsn(dsn, ca_file=ca_file, settings=settings), marker)
+    )
 
 
 def losing_ack(lost: tuple[str, int, int]) -> Any:

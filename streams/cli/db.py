@@ -28,7 +28,7 @@ def command() -> None:
 def ping(settings: Settings) -> None:
     """Open the configured engine, run a query, and say which engine and version answered."""
     dsn = settings.clickhouse_dsn.get_secret_value()
-    client = client_from_dsn(dsn)
+    client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     try:
         one = client.query("SELECT 1").result_rows[0][0]
         click.echo(f"{describe(client, dsn)}: answered SELECT 1 = {one}")
@@ -56,7 +56,7 @@ def migrate_command(
             click.echo(f"{statement};\n")
         return
     dsn = settings.clickhouse_dsn.get_secret_value()
-    client = client_from_dsn(dsn)
+    client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     try:
         applied = migrate(client, database=database, cluster=cluster)
     finally:
@@ -151,7 +151,7 @@ def query_command(settings: Settings, sql: str, as_json: bool) -> None:
     `regsosek progress`, which asks the running worker.
     """
     dsn = settings.clickhouse_dsn.get_secret_value()
-    client = client_from_dsn(dsn)
+    client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     try:
         result = client.query(sql, settings={"readonly": 1})
     except Exception as exc:  # the engine's own message is the useful part

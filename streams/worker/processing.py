@@ -38,13 +38,12 @@ from monitoring.hooks import SINK_CLICKHOUSE, SINK_PUBLISH, WorkerObserver
 from processors.pipeline import RawSubmission
 from sinks.writer import SinkUnavailable, dedup_token
 from streams.worker.compute import Computed
+from streams.worker.holding import hold, hold_async
 from streams.worker.inserting import BatchInserter, Inserted
 from streams.worker.pool import ComputePool
 from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForBatch
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 
 def to_raw(event: Any) -> RawSubmission:
@@ -174,32 +173,15 @@ class ProcessingStage:
     def _insert_until_done(self, batch: Batch, token: str) -> Inserted:
         """Retry the same batch under the same token until ClickHouse takes it."""
         by_offset = {(m.partition, m.offset): (m.topic, m.value) for m in batch.messages}
-        pause, rounds = 1.0, 0
-        while True:
-            try:
-                inserted = self._inserter.insert(
-                    batch.computed, token, datetime.now(UTC), by_offset.__getitem__
-                )
-            except SinkUnavailable as exc:
-                rounds += 1
-                self._observer.on_sink_failure(SINK_CLICKHOUSE, str(exc))
-                log.warning("ClickHouse unavailable (round %d), holding the batch: %s", rounds, exc)
-                if self._pause(pause):
-                    raise  # shutting down: the agent exits unacknowledged
-                pause = min(pause * 2, MAX_BACKOFF_S)
-                continue
-            if rounds:
-                self._observer.on_sink_recovered(SINK_CLICKHOUSE)
-            return inserted
-
-    def _pause(self, seconds: float) -> bool:
-        """Sleep between retry rounds; True when the worker is stopping meanwhile."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self._should_stop():
-                return True
-            time.sleep(0.1)
-        return self._should_stop()
+        return hold(
+            lambda: self._inserter.insert(
+                batch.computed, token, datetime.now(UTC), by_offset.__getitem__
+            ),
+            retry_on=lambda exc: isinstance(exc, SinkUnavailable),
+            sink=SINK_CLICKHOUSE,
+            observer=self._observer,
+            should_stop=self._should_stop,
+        )
 
     async def _publish(self, records: dict[str, list[Record]]) -> None:
         """Every topic's records acknowledged by the broker; held and retried while it is away.
@@ -209,26 +191,18 @@ class ProcessingStage:
         their consumers deduplicate by submission id, as the tables do; the
         changelog keeps the last value of a key.
         """
-        pause, rounds = 1.0, 0
-        while True:
-            try:
-                await asyncio.gather(
-                    *(self._publisher.publish(topic, items) for topic, items in records.items())
-                )
-            except RecordTooLargeForBatch:
-                raise  # a bug: the compute stage cuts every record to fit
-            except Exception as exc:
-                rounds += 1
-                self._observer.on_sink_failure(SINK_PUBLISH, str(exc))
-                log.warning("publishing failed (round %d), holding the batch: %r", rounds, exc)
-                if self._should_stop():
-                    raise
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_BACKOFF_S)
-                continue
-            if rounds:
-                self._observer.on_sink_recovered(SINK_PUBLISH)
-            return
+        await hold_async(
+            lambda: asyncio.gather(
+                *(self._publisher.publish(topic, items) for topic, items in records.items())
+            ),
+            # a record too large is a bug (the compute stage cuts every record to fit)
+            retry_on=lambda exc: (
+                isinstance(exc, Exception) and not isinstance(exc, RecordTooLargeForBatch)
+            ),
+            sink=SINK_PUBLISH,
+            observer=self._observer,
+            should_stop=self._should_stop,
+        )
 
     def _store_states(self, states: dict[str, list[Any]]) -> None:
         """The table's in-memory view; its changelog records went out with the outputs.

@@ -28,7 +28,7 @@ from monitoring.worker import WorkerMonitoring, WorkerTopics, frame_districts, i
 from schemas.frame import load_frame
 from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import registry_from_url
-from sinks.clickhouse import client_from_dsn, describe
+from sinks.clickhouse import Client, client_from_dsn, describe
 from sinks.migrations import migrate
 from sinks.rows import Block, reference_blocks
 from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
@@ -62,7 +62,7 @@ class Worker:
 
     wapp: WorkerApp
     stats: WorkerStats
-    client: Any
+    client: Client
     processing: ProcessingStage
     pool: ComputePool
     monitoring: WorkerMonitoring
@@ -106,7 +106,7 @@ class ObservedWriter(ClickHouseWriter):
         return result
 
 
-def clickhouse_writable(client: Any) -> None:
+def clickhouse_writable(client: Client) -> None:
     """Readiness probe: ClickHouse answers and lets this user write (``readonly`` = 0).
 
     Whether inserts really go in is the sinks' news: a sink holding a refused
@@ -145,7 +145,7 @@ def create_worker(
             "no enumeration frame in %s: assignment rules are off", settings.frame_directory
         )
     dsn = settings.clickhouse_dsn.get_secret_value()
-    client = client_from_dsn(dsn)
+    client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     database = settings.clickhouse_database
     applied = migrate(client, database=database, cluster=settings.clickhouse_cluster)
     log.info("ClickHouse: %s; migrations applied: %s", describe(client, dsn), applied or "none")

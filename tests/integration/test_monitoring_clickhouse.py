@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from schemas.frame import Assignment, Enumerator, Frame, Target
 from schemas.regions import Level, Region, RegionMaster
@@ -122,7 +123,9 @@ def test_dashboards_have_clickhouse_panels() -> None:
         assert "$" not in sql, f"{where}: a Grafana macro the test does not substitute"
 
 
-def test_every_clickhouse_panel_returns_rows(clickhouse_client: Any, scratch_database: str) -> None:
+def test_every_clickhouse_panel_returns_rows(
+    clickhouse_client: Client, scratch_database: str
+) -> None:
     client, database = clickhouse_client, scratch_database
     migrate(client, database=database)
     writer = ClickHouseWriter(client, database)

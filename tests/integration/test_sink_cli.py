@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
+from clickhouse_connect.driver.client import Client
 
 from schemas.frame import Assignment, Enumerator, Frame, Target
 from schemas.regions import load_regions
@@ -46,7 +47,7 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_db_migrate_then_up_to_date(env: str, clickhouse_client: Any) -> None:
+def test_db_migrate_then_up_to_date(env: str, clickhouse_client: Client) -> None:
     first = run("db", "migrate", "--database", env)
     assert first.exit_code == 0, first.output
     assert f"Applied {len(load_migrations())} migration(s) to {env}" in first.output
@@ -74,7 +75,7 @@ def test_analyst_role_sql(env: str) -> None:
     assert not any("rejection_payloads" in line for line in grants)
 
 
-def seed(client: Any, database: str) -> None:
+def seed(client: Client, database: str) -> None:
     """The Kencong family, with Jember's regions and a one-SLS frame as reference data."""
     migrate(client, database=database)
     regions = load_regions()
@@ -93,7 +94,7 @@ def seed(client: Any, database: str) -> None:
 
 
 def test_progress_direct_json_and_table(
-    env: str, clickhouse_client: Any, monkeypatch: pytest.MonkeyPatch
+    env: str, clickhouse_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps to the terminal width
     seed(clickhouse_client, env)
@@ -112,12 +113,13 @@ def test_progress_direct_json_and_table(
 class _ProgressHandler(BaseHTTPRequestHandler):
     """Stands in for the worker's GET /progress, answering from the real engine."""
 
-    client: Any = None
+    client: Client | None = None
     database = ""
 
     def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         by, district = query["by"][0], query.get("district", [None])[0]
+        assert self.client is not None, "set by the fixture before serving"
         rows = progress_json(self.client, by, district, database=self.database)
         body = json.dumps({"by": by, "district": district, "rows": rows}).encode()
         self.send_response(200)
@@ -130,7 +132,7 @@ class _ProgressHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def worker_port(env: str, clickhouse_client: Any) -> Iterator[int]:
+def worker_port(env: str, clickhouse_client: Client) -> Iterator[int]:
     seed(clickhouse_client, env)
     _ProgressHandler.client, _ProgressHandler.database = clickhouse_client, env
     server = HTTPServer(("127.0.0.1", 0), _ProgressHandler)
@@ -160,7 +162,7 @@ def test_progress_says_when_no_worker_answers(env: str, monkeypatch: pytest.Monk
 
 
 def test_progress_watch_refreshes_until_ctrl_c(
-    env: str, clickhouse_client: Any, monkeypatch: pytest.MonkeyPatch
+    env: str, clickhouse_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(clickhouse_client, env)
     naps: list[float] = []

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from schemas.regions import load_regions
 from sinks.clickhouse import client_from_dsn
@@ -26,7 +27,7 @@ EXAMPLES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), flag
 
 
 @pytest.fixture(scope="module")
-def seeded(clickhouse: ClickHouseBackend) -> Iterator[tuple[Any, str]]:
+def seeded(clickhouse: ClickHouseBackend) -> Iterator[tuple[Client, str]]:
     """A migrated database with one household and one rejection, for the whole module."""
     client = client_from_dsn(clickhouse.dsn)
     database = f"t_docs_{uuid4().hex[:10]}"

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from sinks.migrations import migrate
@@ -27,7 +28,7 @@ FAST = RetryPolicy(max_attempts=4, base_delay_s=0.001, max_delay_s=0.002)
 
 
 @pytest.fixture
-def database(clickhouse_client: Any, scratch_database: str) -> str:
+def database(clickhouse_client: Client, scratch_database: str) -> str:
     migrate(clickhouse_client, database=scratch_database)
     return scratch_database
 
@@ -52,16 +53,16 @@ def blocks(*records: dict[str, Any]) -> list[Block]:
     return household_blocks(list(records), nik_key=b"k", written_at=WRITTEN)
 
 
-def scalar(client: Any, sql: str) -> Any:
+def scalar(client: Client, sql: str) -> Any:
     return client.query(sql).result_rows[0][0]
 
 
-def progress(client: Any, database: str) -> dict[str, list[dict[str, Any]]]:
+def progress(client: Client, database: str) -> dict[str, list[dict[str, Any]]]:
     return {by: progress_json(client, by, database=database) for by in ("district", "enumerator")}
 
 
 def test_same_token_three_times_is_one_copy_everywhere(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     writer = ClickHouseWriter(clickhouse_client, database)
     token = dedup_token("regsosek.submissions.valid", 0, 10, 19)
@@ -78,7 +79,9 @@ def test_same_token_three_times_is_one_copy_everywhere(
     assert after_first["district"][0]["enumerated"] == 1
 
 
-def test_replay_under_a_new_token_changes_no_count(clickhouse_client: Any, database: str) -> None:
+def test_replay_under_a_new_token_changes_no_count(
+    clickhouse_client: Client, database: str
+) -> None:
     writer = ClickHouseWriter(clickhouse_client, database)
     writer.write(blocks(household(), household("3509010001-0003-013-01")), "t:0:0-1")
     before = progress(clickhouse_client, database)
@@ -91,7 +94,7 @@ def test_replay_under_a_new_token_changes_no_count(clickhouse_client: Any, datab
     assert scalar(clickhouse_client, f"SELECT count() FROM {database}.members_current") == 8
 
 
-def test_rejections_count_once_whatever_the_token(clickhouse_client: Any, database: str) -> None:
+def test_rejections_count_once_whatever_the_token(clickhouse_client: Client, database: str) -> None:
     writer = ClickHouseWriter(clickhouse_client, database)
     block = rejection_block([builders.rejection(district_code="3509010")], written_at=WRITTEN)
     for token in ("r:3:1234-1234", "r:3:1234-1234", "r:3:1234-1234"):
@@ -107,7 +110,7 @@ def test_rejections_count_once_whatever_the_token(clickhouse_client: Any, databa
 
 
 def test_a_newer_revision_with_fewer_members_supersedes(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     writer = ClickHouseWriter(clickhouse_client, database)
     writer.write(blocks(household(revision=1, members=4, result="INCOMPLETE")), "t:0:0-0")
@@ -128,7 +131,7 @@ def test_a_newer_revision_with_fewer_members_supersedes(
 
 
 def test_a_revision_without_members_leaves_no_current_member(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     writer = ClickHouseWriter(clickhouse_client, database)
     writer.write(blocks(household(revision=1)), "t:0:0-0")
@@ -139,7 +142,7 @@ def test_a_revision_without_members_leaves_no_current_member(
 class FlakyClient:
     """The real client, except that inserts into ``tables`` fail ``failures`` times."""
 
-    def __init__(self, client: Any, failures: int, tables: tuple[str, ...] = ()) -> None:
+    def __init__(self, client: Client, failures: int, tables: tuple[str, ...] = ()) -> None:
         self._client = client
         self.failures = failures
         self.tables = tables
@@ -156,7 +159,7 @@ class FlakyClient:
         return getattr(self._client, name)
 
 
-def test_failed_inserts_are_retried_and_land_once(clickhouse_client: Any, database: str) -> None:
+def test_failed_inserts_are_retried_and_land_once(clickhouse_client: Client, database: str) -> None:
     flaky, pauses = FlakyClient(clickhouse_client, failures=2), list[float]()
     retries: list[tuple[int, str]] = []
     writer = ClickHouseWriter(
@@ -174,7 +177,7 @@ def test_failed_inserts_are_retried_and_land_once(clickhouse_client: Any, databa
 
 
 def test_spent_retries_raise_and_nothing_is_half_written(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     flaky = FlakyClient(clickhouse_client, failures=100)
     with pytest.raises(SinkUnavailable) as caught:
@@ -186,7 +189,7 @@ def test_spent_retries_raise_and_nothing_is_half_written(
 
 
 def test_households_in_members_failed_then_retry_and_replay_count_once(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     """The worst split: the first block is stored, the second is not, the worker gives up.
 
@@ -214,7 +217,7 @@ def test_households_in_members_failed_then_retry_and_replay_count_once(
 
 
 def test_a_table_level_error_is_held_not_blamed_on_the_rows(
-    clickhouse_client: Any, database: str
+    clickhouse_client: Client, database: str
 ) -> None:
     """A column the table lacks fails every row alike: retried (an operator can fix it)."""
     broken = Block("households", ["household_id", "no_such_column"], [["h", 1]])
@@ -227,7 +230,9 @@ def test_a_table_level_error_is_held_not_blamed_on_the_rows(
     assert not caught.value.permanent and caught.value.attempts == 2 and len(pauses) == 1
 
 
-def test_a_value_the_engine_refuses_is_a_row_error(clickhouse_client: Any, database: str) -> None:
+def test_a_value_the_engine_refuses_is_a_row_error(
+    clickhouse_client: Client, database: str
+) -> None:
     """Out of range for its column: the same rows fail again, so no retry; the caller narrows."""
     rows = blocks(household())[0]
     bad = Block(rows.table, rows.columns, [list(rows.rows[0])])

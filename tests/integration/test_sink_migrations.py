@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from schemas.frame import Assignment, Enumerator, Frame, Target
 from schemas.regions import load_regions
@@ -17,7 +17,7 @@ from tests import builders
 pytestmark = pytest.mark.integration
 
 
-def tables(client: Any, database: str) -> dict[str, str]:
+def tables(client: Client, database: str) -> dict[str, str]:
     rows = client.query(
         "SELECT name, engine FROM system.tables WHERE database = {db:String}",
         parameters={"db": database},
@@ -26,7 +26,7 @@ def tables(client: Any, database: str) -> dict[str, str]:
 
 
 def test_migrate_applies_everything_then_nothing(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     names = [m.name for m in load_migrations()]
     assert migrate(clickhouse_client, database=scratch_database) == names
@@ -43,7 +43,7 @@ def test_migrate_applies_everything_then_nothing(
 
 
 def test_an_interrupted_migration_is_finished_by_the_next_run(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     migrate(clickhouse_client, database=scratch_database)
     clickhouse_client.command(f"DROP VIEW {scratch_database}.progress_by_village")
@@ -57,7 +57,7 @@ def test_an_interrupted_migration_is_finished_by_the_next_run(
 
 
 def test_every_merge_tree_keeps_a_deduplication_window(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     migrate(clickhouse_client, database=scratch_database)
     rows = clickhouse_client.query(
@@ -70,13 +70,13 @@ def test_every_merge_tree_keeps_a_deduplication_window(
         assert "non_replicated_deduplication_window = 10000" in ddl, name
 
 
-def columns(client: Any, database: str, table: str) -> set[str]:
+def columns(client: Client, database: str, table: str) -> set[str]:
     result = client.query(f"DESCRIBE TABLE {database}.{table}")
     return {str(row[0]) for row in result.result_rows}
 
 
 def test_blocks_fill_every_column_of_their_tables(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     """Row builders and DDL agree, so no column silently takes its default."""
     migrate(clickhouse_client, database=scratch_database)
@@ -97,14 +97,14 @@ def test_blocks_fill_every_column_of_their_tables(
         )
 
 
-def test_cluster_ddl_parses_on_this_engine(clickhouse_client: Any) -> None:
+def test_cluster_ddl_parses_on_this_engine(clickhouse_client: Client) -> None:
     """A cluster cannot run here; the engine's own parser checks every statement."""
     for statement in plan("regsosek", "bps_cluster"):
         clickhouse_client.query(f"EXPLAIN AST {statement}")
 
 
 def test_analyst_role_ddl_parses_and_names_real_objects(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     migrate(clickhouse_client, database=scratch_database)
     existing = tables(clickhouse_client, scratch_database)

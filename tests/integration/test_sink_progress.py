@@ -15,6 +15,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from clickhouse_connect.driver.client import Client
 
 from schemas.frame import Assignment, Enumerator, Frame, Target
 from schemas.regions import Level, Region, RegionMaster
@@ -133,7 +134,7 @@ REJECTIONS = [
 
 
 @pytest.fixture(scope="module")
-def loaded(clickhouse: ClickHouseBackend) -> Iterator[tuple[Any, str]]:
+def loaded(clickhouse: ClickHouseBackend) -> Iterator[tuple[Client, str]]:
     """One database with the whole story written, shared by the tests of this module."""
     client = client_from_dsn(clickhouse.dsn)
     database = f"t_truth_{uuid4().hex[:10]}"

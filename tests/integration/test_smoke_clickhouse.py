@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+
+from clickhouse_connect.driver.client import Client
 
 from tests.backends import ClickHouseBackend
 
 
-def test_engine_is_real_clickhouse(clickhouse: ClickHouseBackend, clickhouse_client: Any) -> None:
+def test_engine_is_real_clickhouse(
+    clickhouse: ClickHouseBackend, clickhouse_client: Client
+) -> None:
     version = clickhouse_client.query("SELECT version()").result_rows[0][0]
     assert version.split(".")[0].isdigit()
     assert version in clickhouse.description
 
 
-def test_write_and_read_a_row(clickhouse_client: Any, scratch_database: str) -> None:
+def test_write_and_read_a_row(clickhouse_client: Client, scratch_database: str) -> None:
     table = f"{scratch_database}.households"
     clickhouse_client.command(
         f"CREATE TABLE {table} (household_id String, revision UInt32, finished_at DateTime64(3))"
@@ -33,7 +36,7 @@ def test_write_and_read_a_row(clickhouse_client: Any, scratch_database: str) -> 
 
 
 def test_insert_deduplication_token_needs_window(
-    clickhouse_client: Any, scratch_database: str
+    clickhouse_client: Client, scratch_database: str
 ) -> None:
     """The fact our effectively-once sink rests on, checked on this engine version."""
     with_window = f"{scratch_database}.with_window"
