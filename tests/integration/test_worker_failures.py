@@ -175,15 +175,6 @@ def test_a_row_clickhouse_refuses_for_good_is_quarantined_alone(
     assert "refused_for_good" in rejection["reasons"][0]["message"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, seen once in seven runs (a clean-clone CI run under load): after the "
-    "restart the group rebalanced twice (generation 3) and one record at the committed offset "
-    "was read but never handed to the agent nor acknowledged (/debug/consumer: first_missing "
-    "[4], unacked 0), so the commit stayed behind it; nothing is lost (a restart re-reads it, "
-    "the commit watch fails /readyz after REGSOSEK_COMMIT_STALL_SECONDS). Suspect: Faust's "
-    "Cython stream skips a stale-generation record without acking it after the seek.",
-)
 def test_dedup_state_survives_a_restart_through_the_changelog(
     kafka: KafkaBackend, prefix: str, topics: dict[str, str], tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ import pytest
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from intervaltree import IntervalTree
+from mode import Service
 
 from streams.worker import faust_fixes
 from streams.worker.faust_fixes import read_offsets_after_seek
@@ -184,3 +185,52 @@ def test_perform_seek_leaves_a_stopped_flow_stopped() -> None:
     state = seeking_consumer(seen, flow_active=False)
     asyncio.run(Consumer.perform_seek(state))
     assert seen == [False] and state.flow_active is False
+
+
+class Fetching(Service):
+    """What the fetch loop's hand-over reads of Faust's consumer, with a real ``wait_first``."""
+
+    def __init__(self, *, deliver: bool) -> None:
+        super().__init__()
+        self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None, {P0: 3})
+        self._commit_every = None
+        self._n_acked = 0
+        self.suspend_flow = asyncio.Event()
+        self.app = SimpleNamespace(
+            consumer_generation_id=3, topics=SimpleNamespace(acks_enabled_for=lambda _: True)
+        )
+        self.delivered: list[int] = []
+        self._deliver = deliver
+
+    async def callback(self, message: Any) -> None:
+        if not self._deliver:  # the channel is full: the hand-over waits
+            await asyncio.Event().wait()
+        self.delivered.append(message.offset)
+
+
+def record(offset: int, generation: int = 3) -> Any:
+    return SimpleNamespace(offset=offset, topic="t", generation_id=generation)
+
+
+def test_a_handed_on_record_is_read() -> None:
+    consumer = Fetching(deliver=True)
+    assert asyncio.run(faust_fixes._hand_on(consumer, P0, record(4))) is True
+    assert consumer.delivered == [4] and consumer._read_offset[P0] == 4
+
+
+def test_a_hand_over_cut_short_by_a_seek_leaves_the_record_unread() -> None:
+    """The changelog-recovery loss: the flow stops while the channel is full."""
+
+    async def cut_short(consumer: Fetching) -> bool:
+        asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)
+        return await faust_fixes._hand_on(consumer, P0, record(4))
+
+    consumer = Fetching(deliver=False)
+    assert asyncio.run(cut_short(consumer)) is False
+    assert consumer.delivered == [] and consumer._read_offset[P0] == 3
+
+
+def test_a_record_of_an_older_generation_is_not_marked_read() -> None:
+    consumer = Fetching(deliver=True)
+    assert asyncio.run(faust_fixes._hand_on(consumer, P0, record(4, generation=2))) is False
+    assert consumer._read_offset[P0] == 3, "read again after the seek, for this generation"
