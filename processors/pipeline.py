@@ -6,6 +6,10 @@ the dedup state it holds, publishes what comes out, and only then stores the
 new dedup state, so a crash between the two replays the batch instead of
 losing it. Bad input is data here: every message ends up exactly once in
 ``valid``, ``rejected`` or ``dropped`` (with its verdict), never as an exception.
+
+Deduplication also decides ownership (:mod:`processors.dedup`): a revision from
+an enumerator who does not hold the household's assignment, or one jumping too
+far, is rejected there, before the rules, and leaves the state as it was.
 """
 
 from __future__ import annotations
@@ -16,11 +20,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from processors.dedup import Decision, HouseholdState, Verdict, decide, seen_rejected
+from processors.dedup import (
+    MAX_REVISION_STEP,
+    Decision,
+    HouseholdState,
+    Owner,
+    Verdict,
+    decide,
+    seen_rejected,
+)
 from processors.enrich import enrich
-from processors.location import resolve_location
+from processors.location import ResolvedLocation
 from processors.records import rejection, rejection_for_decode_error, validated_submission
 from processors.rules import RULES_BY_CODE, Finding, RuleContext, Severity, validate
+from processors.rules.region import resolved_location
 from schemas.errors import DecodeError
 from schemas.limits import MAX_SUBMISSION_BYTES
 
@@ -111,7 +124,21 @@ class Pipeline:
             return
         household = str(record["household_id"])
         state = self._state(out, lookup, household)
-        decision: Decision = decide(state, str(record["submission_id"]), int(record["revision"]))
+        resolved = resolved_location(record, ctx)
+        claim = Owner(
+            str(record["enumeration"]["enumerator_id"]),
+            resolved.village_code,
+            str(record["location"]["sls_code"]),
+        )
+        revision = int(record["revision"])
+        decision = decide(state, str(record["submission_id"]), revision, claim, ctx.frame)
+        if decision.rejection_code is not None:
+            finding = _refusal(decision, state, claim, household, revision)
+            district = resolved.district.code if resolved.district else None
+            where = _where(msg, ctx.now)
+            rec = rejection(*where, [finding], record, schema_id, key=household, district=district)
+            out.rejected.append(Rejected(household, rec, (finding.code,), district))
+            return
         if not decision.forward:
             out.dropped[decision.verdict.value] += 1
             if decision.new_state is not None:
@@ -125,6 +152,7 @@ class Pipeline:
             schema_id=schema_id,
             decision=decision,
             state=state,
+            resolved=resolved,
         )
 
     def _check(
@@ -137,9 +165,9 @@ class Pipeline:
         schema_id: int,
         decision: Decision,
         state: HouseholdState | None,
+        resolved: ResolvedLocation,
     ) -> None:
         household = str(record["household_id"])
-        resolved = resolve_location(record["location"], ctx.regions)
         findings = validate(record, ctx)  # includes the REGION_* findings of ``resolved``
         errors = [f for f in findings if f.severity is Severity.ERROR]
         district = resolved.district.code if resolved.district else None
@@ -148,7 +176,9 @@ class Pipeline:
                 *_where(msg, ctx.now), errors, record, schema_id, key=household, district=district
             )
             out.rejected.append(Rejected(household, rec, _codes(errors), district))
-            out.states[household] = seen_rejected(state, str(record["submission_id"]))
+            out.states[household] = seen_rejected(
+                state, str(record["submission_id"]), int(record["revision"])
+            )
             return
         warnings = _unique(findings)
         if decision.verdict is Verdict.SAME_REVISION:
@@ -169,6 +199,32 @@ class Pipeline:
         lag = enrichment.get("ingest_lag_ms")
         if isinstance(lag, int):
             out.lags_ms.append(lag)
+
+
+def _refusal(
+    decision: Decision,
+    state: HouseholdState | None,
+    claim: Owner,
+    household: str,
+    revision: int,
+) -> Finding:
+    """The finding of an arrival the dedup stage refused (ownership or a revision jump)."""
+    if decision.verdict is Verdict.FOREIGN and state is not None and state.owner is not None:
+        owner = state.owner
+        place = f"{owner.village_code}/{owner.sls_code}" if owner.village_code else owner.sls_code
+        return RULES_BY_CODE["HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT"].finding(
+            "enumeration.enumerator_id",
+            household=household,
+            assignment=f"SLS {place}",
+            owner=owner.enumerator_id,
+            enumerator=claim.enumerator_id,
+        )
+    return RULES_BY_CODE["REVISION_JUMP"].finding(
+        "revision",
+        revision=revision,
+        step=MAX_REVISION_STEP,
+        reached=state.reached if state is not None else 0,
+    )
 
 
 def _key(msg: RawSubmission) -> str | None:

@@ -1,4 +1,4 @@
-"""Reason codes raised outside the rules: undecodable bytes, a crashed rule, dedup.
+"""Reason codes raised outside the rules: undecodable bytes, a crashed rule, dedup, ownership.
 
 They have no check function; they are in the catalogue so that ``regsosek
 rules`` and docs/rules.md list every code an operator can meet in the
@@ -134,6 +134,32 @@ SAME_REVISION_NEW_CONTENT = make_rule(
     rationale="Raised by the deduplication stage; the newer content is kept, the app is told "
     "to follow the revision contract.",
 )
+HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT = make_rule(
+    "HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT",
+    Severity.ERROR,
+    "202, 104-105",
+    "Keluarga {household} termasuk penugasan {assignment} (pertama diterima dari PPL "
+    "'{owner}'); PPL '{enumerator}' tidak memegang penugasan tersebut.",
+    "Household {household} belongs to assignment {assignment} (first accepted from enumerator "
+    "'{owner}'); enumerator '{enumerator}' does not hold that assignment.",
+    rationale="Raised by the deduplication stage: a household belongs to the SLS it was first "
+    "accepted under, and only an enumerator the frame currently assigns that SLS may revise it "
+    "(without a frame, or with an unverifiable village, only its first enumerator). Otherwise one "
+    "officer could overwrite another's interview; a reassignment is a frame change "
+    "(processors/dedup.py).",
+)
+REVISION_JUMP = make_rule(
+    "REVISION_JUMP",
+    Severity.ERROR,
+    None,
+    "Nomor revisi {revision} melompat lebih dari {step} di atas revisi tertinggi keluarga ini "
+    "({reached}); aplikasi menambah 1 untuk setiap koreksi.",
+    "Revision {revision} jumps more than {step} above this household's highest revision "
+    "({reached}); apps add 1 per correction.",
+    rationale="Raised by the deduplication stage: a revision far ahead would make every genuine "
+    "later revision stale. Rejected revisions count as reached, so failing corrections never "
+    "exhaust the step (processors/dedup.py).",
+)
 
 RULES: tuple[Rule, ...] = (
     DECODE_TRUNCATED,
@@ -149,4 +175,6 @@ RULES: tuple[Rule, ...] = (
     OUTPUT_TOO_LARGE,
     INSERT_REFUSED,
     SAME_REVISION_NEW_CONTENT,
+    HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT,
+    REVISION_JUMP,
 )

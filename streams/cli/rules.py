@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from processors import enrich
+from processors import dedup, enrich
 from processors.rules import BLOCKS, CATALOGUE, Rule, Severity
 
 REGENERATE = "regsosek rules --markdown > docs/rules.md"
@@ -170,10 +170,48 @@ def _enrichment_section() -> list[str]:
     return lines
 
 
+def _ownership_section() -> list[str]:
+    step = dedup.MAX_REVISION_STEP
+    return [
+        "## Ownership and revision numbers",
+        "",
+        "Checked by the deduplication stage before the rules (`processors/dedup.py`), on every",
+        "arrival whose submission id is not already known (a resend of a known id is dropped",
+        "as a duplicate, whoever sends it):",
+        "",
+        "- A household belongs to the **assignment it was first accepted under**: the SLS of",
+        "  its first accepted revision (village code of the region master and SLS code, the",
+        "  unit `assignments.csv` assigns) and the enumerator who sent it.",
+        "- A later revision, newer or older, is accepted only from an enumerator who **holds**",
+        "  that assignment; anything else is `HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT`. With a",
+        "  frame and a village that resolved, the holders are the enumerators the frame",
+        "  *currently* assigns that SLS: a reassignment is a frame change (SLS listed under B",
+        "  instead of A, worker restarted), after which B may revise A's households there and A",
+        "  may not, as OUTSIDE_ASSIGNMENT already says of A's revisions located there. Without",
+        "  a frame, or when the village did not resolve (a BPS-coded village the shipped master",
+        "  cannot verify), only the first enumerator may revise.",
+        "- The owner is never rewritten by a revision, so nobody moves a household into their",
+        "  own area by revising it. A team (the enumerators of one supervisor) holds nothing by",
+        "  itself: list the SLS under each teammate allowed to work it (an SLS may be listed",
+        "  under several enumerators).",
+        f"- A revision more than **{step}** above the highest revision the household has",
+        "  reached is `REVISION_JUMP`. Reached counts every revision that passed these checks,",
+        "  accepted or rejected by a rule, so corrections failing in a row never exhaust the",
+        f"  step; a household may start at any revision from 1 to {step} (revision 1 lost or",
+        "  rejected); an older revision arriving late is dropped as stale, as before.",
+        "- Both refusals leave the household's state untouched and are rejections like any",
+        "  other: the original bytes are kept and can be replayed once the frame or app is fixed.",
+        "- States written before ownership existed load with an unknown owner: the next",
+        "  accepted revision's sender and SLS become the owner.",
+        "",
+    ]
+
+
 def render_markdown() -> str:
     """The text of docs/rules.md."""
     lines = [INTRO]
     for title, rules in BLOCKS:
         lines += [f"## {title}", "", *_rule_rows(rules), ""]
+    lines += _ownership_section()
     lines += _enrichment_section()
     return "\n".join(lines).rstrip("\n") + "\n"

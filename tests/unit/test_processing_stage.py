@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from processors import pipeline
-from processors.location import resolve_location
 from processors.pipeline import Pipeline, RawSubmission
+from processors.rules.region import resolved_location
 from schemas.catalog import subject_for
 from schemas.errors import SchemaValidationError
 from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, QUARANTINE_ORIGINAL_BYTES
@@ -168,12 +168,12 @@ def test_a_record_that_crashes_the_pipeline_is_quarantined_alone(
     regions: RegionMaster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    def explode(location: Any, master: Any) -> Any:
-        if location.get("sls_name") == "boom":
+    def explode(record: Any, ctx: Any) -> Any:
+        if record["location"].get("sls_name") == "boom":
             raise ZeroDivisionError("a bug met by unusual data")
-        return resolve_location(location, master)
+        return resolved_location(record, ctx)
 
-    monkeypatch.setattr(pipeline, "resolve_location", explode)
+    monkeypatch.setattr(pipeline, "resolved_location", explode)
     messages = _messages(3)
     serializer = AvroSerializer(
         LocalRegistry(), subject_for("HouseholdSubmission"), "HouseholdSubmission"

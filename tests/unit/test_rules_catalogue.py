@@ -78,6 +78,8 @@ def test_codes_without_a_check_are_raised_outside_the_rules() -> None:
         "OUTPUT_TOO_LARGE",
         "INSERT_REFUSED",
         "SAME_REVISION_NEW_CONTENT",
+        "HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT",
+        "REVISION_JUMP",
     }
 
 
