@@ -1,4 +1,4 @@
-"""A Confluent-compatible schema-registry client on the standard library's urllib.
+"""A Confluent-compatible schema-registry client on httpx, with timeouts and retries.
 
 The I/O edge of the schemas package: schema logic stays pure elsewhere, this
 module only moves JSON over HTTP. Ids are immutable in a registry, so
@@ -7,29 +7,85 @@ Errors keep the HTTP status and Confluent's ``error_code`` (40401 subject
 not found, 40403 schema not found, 409 incompatible, 42201 invalid schema),
 so callers can tell "no such schema: reject the record" from "registry
 unreachable: retry".
+
+Every request has a timeout, and a transient failure (no connection, a
+timeout, 5xx, 429) is tried again with jittered exponential backoff
+(tenacity), honouring ``Retry-After``; a 4xx is the registry's answer and is
+never retried. Every call is safe to repeat: registering a schema already
+registered returns its id. When the retries are spent the last failure is
+raised: without ``http_status`` when no answer came.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential,
+    wait_random,
+)
 
 from schemas.catalog import canonical_json
 from schemas.errors import ConfigurationError, SchemaRegistryError
 from schemas.registry import SUBJECT_NOT_FOUND, RegisteredSchema
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+#: Answers that say "not now" rather than "no": worth another try.
+TOO_MANY_REQUESTS = 429
+
+
+@dataclass(frozen=True)
+class RegistryRetry:
+    """How long a registry call keeps trying: attempts, backoff, and a total budget."""
+
+    attempts: int = 4
+    initial_s: float = 0.25
+    max_delay_s: float = 4.0
+    max_elapsed_s: float = 15.0
+
+
+class _Transient(Exception):
+    """A registry answer worth another try (5xx, 429), kept for the error if retries run out."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, _Transient | httpx.TransportError)
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds a 429/503 asked us to wait (the delta-seconds form only)."""
+    if not isinstance(exc, _Transient):
+        return None
+    value = exc.response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 class RestSchemaRegistry:
     """Client for ``POST /subjects/{s}/versions``, ``GET /schemas/ids/{id}`` and friends."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        retry: RegistryRetry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ConfigurationError(
@@ -37,17 +93,23 @@ class RestSchemaRegistry:
             )
         host = parts.netloc.rsplit("@", 1)[-1]
         self.base_url = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-        self._headers = {
-            "Accept": f"{CONTENT_TYPE}, application/json",
-            "Content-Type": CONTENT_TYPE,
-        }
+        auth = None
         if parts.username is not None:
-            user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            token = base64.b64encode(user_pass.encode()).decode("ascii")
-            self._headers["Authorization"] = f"Basic {token}"
-        self._timeout = timeout
+            auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": f"{CONTENT_TYPE}, application/json", "Content-Type": CONTENT_TYPE},
+        )
+        self._retry = retry or RegistryRetry()
+        self._sleep = sleep
         self._schemas: dict[int, dict[str, Any]] = {}
         self._ids: dict[tuple[str, str], int] = {}
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
 
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
         """Register (or find) ``schema`` under ``subject``; return its id."""
@@ -107,22 +169,45 @@ class RestSchemaRegistry:
         self._call("PUT", f"/config/{_q(subject)}", {"compatibility": level})
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.base_url + path, data=data, method=method, headers=self._headers
-        )
+        content = json.dumps(body).encode() if body is not None else None
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise _http_error(method, path, exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            response = self._retrying()(self._send, method, path, content)
+        except _Transient as exc:
+            raise _http_error(method, path, exc.response) from None
+        except httpx.HTTPError as exc:
             raise SchemaRegistryError(
-                f"cannot reach the schema registry at {self.base_url}: {reason}"
+                f"cannot reach the schema registry at {self.base_url}: {exc!r}"
             ) from exc
+        if response.is_error:
+            raise _http_error(method, path, response)
+        try:
+            return json.loads(response.content or b"null")
         except json.JSONDecodeError as exc:
             raise SchemaRegistryError(f"{method} {path}: answer is not JSON: {exc}") from exc
+
+    def _send(self, method: str, path: str, content: bytes | None) -> httpx.Response:
+        response = self._http.request(method, path, content=content)
+        if response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS:
+            raise _Transient(response)
+        return response
+
+    def _retrying(self) -> Retrying:
+        policy = self._retry
+        backoff = wait_exponential(
+            multiplier=policy.initial_s, max=policy.max_delay_s
+        ) + wait_random(0, policy.initial_s)
+
+        def wait(state: RetryCallState) -> float:
+            asked = _retry_after(state.outcome.exception() if state.outcome else None)
+            return min(asked, policy.max_delay_s) if asked is not None else backoff(state)
+
+        return Retrying(
+            retry=retry_if_exception(_is_transient),
+            stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed_s),
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
 
 
 def _q(subject: str) -> str:
@@ -136,18 +221,18 @@ def _schema_of(answer: Mapping[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _http_error(method: str, path: str, exc: urllib.error.HTTPError) -> SchemaRegistryError:
+def _http_error(method: str, path: str, response: httpx.Response) -> SchemaRegistryError:
     """Confluent's error body is ``{"error_code": 40403, "message": "..."}``; keep both."""
     try:
-        payload = json.loads(exc.read() or b"{}")
-    except (json.JSONDecodeError, OSError):
+        payload = json.loads(response.content or b"{}")
+    except json.JSONDecodeError:
         payload = {}
     if not isinstance(payload, dict):
         payload = {}
     code = payload.get("error_code")
-    message = payload.get("message") or exc.reason
+    message = payload.get("message") or response.reason_phrase
     return SchemaRegistryError(
-        f"{method} {path}: HTTP {exc.code}: {message}",
-        http_status=exc.code,
+        f"{method} {path}: HTTP {response.status_code}: {message}",
+        http_status=response.status_code,
         error_code=int(code) if isinstance(code, int) else None,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,7 +16,7 @@ import pytest
 from schemas import catalog
 from schemas.compat import check_backward_transitive
 from schemas.errors import SchemaRegistryError, UnknownSchemaIdError
-from schemas.rest_registry import RestSchemaRegistry
+from schemas.rest_registry import RegistryRetry, RestSchemaRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from schemas.wire import frame
 from tests import builders
@@ -82,6 +83,11 @@ class FakeConfluentRegistry:
                 return 200, body
         return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
 
+    def extra_headers(self, status: int) -> dict[str, str]:
+        """Headers beyond the content's, for an answer of ``status``."""
+        del status
+        return {}
+
     def _register(self, subject: str, text: str) -> tuple[int, Any]:
         canonical = catalog.canonical_json(json.loads(text))
         known = self.subjects.setdefault(subject, [])
@@ -133,6 +139,8 @@ class FakeConfluentRegistry:
             def _send(self, status: int, payload: Any) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in fake.extra_headers(status).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -213,10 +221,102 @@ def test_unreachable_registry_has_no_http_status() -> None:
     server = FakeConfluentRegistry().start()
     url = server.url
     server.stop()
+    pauses: list[float] = []
     with pytest.raises(SchemaRegistryError) as caught:
-        RestSchemaRegistry(url, timeout=2).subjects()
+        RestSchemaRegistry(url, timeout=2, sleep=pauses.append).subjects()
     assert caught.value.http_status is None
     assert "cannot reach the schema registry" in str(caught.value)
+    assert len(pauses) == RegistryRetry().attempts - 1  # refused connections are retried
+
+
+class Flaky(FakeConfluentRegistry):
+    """The fake registry behind a front that first fails ``failures`` requests."""
+
+    def __init__(self, failures: int, status: int = 503, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.failures = failures
+        self.status = status
+        self.delay_s = delay_s
+        self.failure_headers: dict[str, str] = {}
+
+    def extra_headers(self, status: int) -> dict[str, str]:
+        return self.failure_headers if status >= 400 else {}
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        if self.failures:
+            self.failures -= 1
+            if self.delay_s:
+                time.sleep(self.delay_s)  # slower than the client's timeout
+                return 200, []
+            return self.status, {"error_code": self.status * 100, "message": "not now"}
+        return super().answer(method, path, body)
+
+
+@pytest.fixture
+def flaky() -> Iterator[Callable[..., Flaky]]:
+    servers: list[Flaky] = []
+
+    def start(failures: int, status: int = 503, delay_s: float = 0.0) -> Flaky:
+        servers.append(Flaky(failures, status, delay_s))
+        servers[-1].start()
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_transient_answers_are_retried_until_the_registry_answers(
+    flaky: Callable[..., Flaky], status: int
+) -> None:
+    server, pauses = flaky(3, status), list[float]()
+    client = RestSchemaRegistry(server.url, sleep=pauses.append)
+    assert client.subjects() == []
+    assert len(server.requests) == 4 and len(pauses) == 3
+    assert all(0 < pause <= RegistryRetry().max_delay_s for pause in pauses)
+
+
+def test_retry_after_is_honoured(flaky: Callable[..., Flaky]) -> None:
+    server, pauses = flaky(1, 429), list[float]()
+    server.failure_headers = {"Retry-After": "2"}
+    client = RestSchemaRegistry(server.url, sleep=pauses.append)
+    assert client.subjects() == []
+    assert pauses == [2.0]
+
+
+def test_a_registry_failing_longer_than_the_policy_gives_its_last_answer(
+    flaky: Callable[..., Flaky],
+) -> None:
+    server, pauses = flaky(100, 503), list[float]()
+    with pytest.raises(SchemaRegistryError) as caught:
+        RestSchemaRegistry(
+            server.url, retry=RegistryRetry(attempts=3), sleep=pauses.append
+        ).subjects()
+    assert (caught.value.http_status, caught.value.error_code) == (503, 50300)
+    assert len(server.requests) == 3 and len(pauses) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 409, 422])
+def test_a_4xx_is_the_registrys_answer_and_never_retried(
+    flaky: Callable[..., Flaky], status: int
+) -> None:
+    server, pauses = flaky(1, status), list[float]()
+    with pytest.raises(SchemaRegistryError) as caught:
+        RestSchemaRegistry(server.url, sleep=pauses.append).subjects()
+    assert caught.value.http_status == status
+    assert len(server.requests) == 1 and pauses == []
+
+
+def test_a_request_slower_than_the_timeout_is_cut_and_retried(
+    flaky: Callable[..., Flaky],
+) -> None:
+    server, pauses = flaky(1, delay_s=1.5), list[float]()
+    started = time.monotonic()
+    client = RestSchemaRegistry(server.url, timeout=0.3, sleep=pauses.append)
+    assert client.subjects() == []
+    assert time.monotonic() - started < 1.4  # the client did not wait for the slow answer
+    assert len(server.requests) == 2 and len(pauses) == 1
 
 
 def test_serde_over_rest(fake: FakeConfluentRegistry) -> None:
