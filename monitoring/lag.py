@@ -127,10 +127,15 @@ class ConsumerLag(Collector):
 
 
 class KafkaOffsets:
-    """:class:`OffsetSource` over kafka-python: an admin client and a group-less consumer."""
+    """:class:`OffsetSource` over kafka-python: an admin client and a group-less consumer.
 
-    def __init__(self, bootstrap: str) -> None:
+    ``client_options`` are extra kafka-python keyword arguments, ready-made by the
+    wiring (security protocol, SCRAM login, CA file): monitoring does not read settings.
+    """
+
+    def __init__(self, bootstrap: str, client_options: Mapping[str, Any] | None = None) -> None:
         self._bootstrap = bootstrap
+        self._options = dict(client_options or {})
         self._consumer: Any = None
         self._admin: Any = None
 
@@ -143,12 +148,14 @@ class KafkaOffsets:
                 client_id="regsosek-lag",
                 enable_auto_commit=False,
                 request_timeout_ms=TIMEOUT_MS * 2,
+                **self._options,
             )
         if self._admin is None:
             self._admin = KafkaAdminClient(
                 bootstrap_servers=self._bootstrap,
                 client_id="regsosek-lag",
                 request_timeout_ms=TIMEOUT_MS,
+                **self._options,
             )
         return self._consumer, self._admin
 

@@ -15,7 +15,7 @@ timer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +61,12 @@ def instrument_worker(
     districts: Iterable[str] = (),
     registry: CollectorRegistry | None = None,
     offsets: OffsetSource | None = None,
+    kafka_options: Mapping[str, Any] | None = None,
 ) -> WorkerMonitoring:
-    """Metrics, Faust's sensor, the lag collector and the app signals, on one registry."""
+    """Metrics, Faust's sensor, the lag collector and the app signals, on one registry.
+
+    ``kafka_options`` are the lag reader's kafka-python security arguments.
+    """
     from faust.sensors.prometheus import setup_prometheus_sensors  # noqa: PLC0415 - heavy
 
     registry = registry if registry is not None else CollectorRegistry()
@@ -73,7 +77,10 @@ def instrument_worker(
         metrics, valid_topic=topics.valid, rejected_topic=topics.rejected, districts=districts
     )
     lag = ConsumerLag(
-        offsets or KafkaOffsets(bootstrap), topics.group, topics.inputs, metrics.lag_refresh_errors
+        offsets or KafkaOffsets(bootstrap, kafka_options),
+        topics.group,
+        topics.inputs,
+        metrics.lag_refresh_errors,
     )
     registry.register(lag)
     _connect(app, metrics, lag)

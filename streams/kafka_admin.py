@@ -13,23 +13,32 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
+
 log = logging.getLogger(__name__)
 
 
-def _admin(bootstrap: str, timeout_s: float) -> Any:
+def _admin(bootstrap: str, timeout_s: float, security: KafkaSecurity) -> Any:
     timeout_ms = int(timeout_s * 1000)
     return KafkaAdminClient(
         bootstrap_servers=bootstrap,
         client_id="regsosek-admin",
         request_timeout_ms=max(timeout_ms, 1000),
         bootstrap_timeout_ms=max(timeout_ms, 1000),
+        **security.kafka_python(),
     )
 
 
-def metadata_answered(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True when the cluster answers a metadata request with at least one broker."""
+def metadata_answered(
+    bootstrap: str, timeout_s: float = 5.0, *, security: KafkaSecurity = PLAINTEXT
+) -> bool:
+    """True when the cluster answers a metadata request with at least one broker.
+
+    A refused login or certificate counts as "not answering": for readiness the
+    cause is in the log at DEBUG, and a wrong password is not a ready client.
+    """
     try:
-        admin = _admin(bootstrap, timeout_s)
+        admin = _admin(bootstrap, timeout_s, security)
     except (KafkaError, OSError, ValueError) as exc:
         log.debug("metadata request to %s failed: %s", bootstrap, exc)
         return False
@@ -43,13 +52,15 @@ def metadata_answered(bootstrap: str, timeout_s: float = 5.0) -> bool:
         admin.close()
 
 
-def broker_api_version(bootstrap: str, timeout_s: float = 5.0) -> str | None:
+def broker_api_version(
+    bootstrap: str, timeout_s: float = 5.0, *, security: KafkaSecurity = PLAINTEXT
+) -> str | None:
     """The broker release the client infers from its ApiVersions answer, e.g. ``"3.9"``.
 
     For a broker we did not start this is the best we can know without JMX.
     """
     try:
-        admin = _admin(bootstrap, timeout_s)
+        admin = _admin(bootstrap, timeout_s, security)
     except (KafkaError, OSError, ValueError):
         return None
     try:
@@ -64,14 +75,17 @@ def broker_api_version(bootstrap: str, timeout_s: float = 5.0) -> str | None:
         admin.close()
 
 
-def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+def group_lag(
+    bootstrap: str, group: str, topics: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
+) -> int:
     """Messages on ``topics`` not yet committed by consumer ``group``; -1 while unknown.
 
     "Unknown" covers a group that has not joined yet and a coordinator a fresh
     broker has not elected: callers waiting for "caught up" must keep waiting.
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="regsosek-admin")
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="regsosek-admin")
+    options = security.kafka_python()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="regsosek-admin", **options)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="regsosek-admin", **options)
     try:
         try:
             committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}

@@ -23,14 +23,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from hashlib import sha256
 from pathlib import Path
 from string import Template
 
 from schemas.errors import BrokerError, DownloadError, MissingToolError, PortInUseError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
+from streams import local_kafka_secure as secure_mode
 from streams.kafka_admin import broker_api_version, metadata_answered
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 #: Where the pom, config template and logging config are kept in the repository.
 DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kafka"
@@ -115,6 +117,10 @@ class BrokerSpec:
     cache_dir: Path
     heap: str = "768m"
     partitions: int = 6
+    #: SASL_SSL, SCRAM users and ACLs (streams.local_kafka_secure); remembered per state dir.
+    secure: bool = False
+    #: Topic prefix the ACLs of the secure mode are written for.
+    topic_prefix: str = "regsosek"
 
     @property
     def bootstrap(self) -> str:
@@ -123,6 +129,16 @@ class BrokerSpec:
     @property
     def layout(self) -> BrokerLayout:
         return BrokerLayout.under(self.state_dir)
+
+    @property
+    def secure_layout(self) -> secure_mode.SecureLayout:
+        return secure_mode.SecureLayout(self.layout.root)
+
+    def admin_security(self) -> KafkaSecurity:
+        """How this process's own checks reach the broker: as ``admin`` in secure mode."""
+        if not self.secure:
+            return PLAINTEXT
+        return secure_mode.principal_security(self.secure_layout, secure_mode.SUPER_USER)
 
     @property
     def jars(self) -> JarCache:
@@ -143,11 +159,12 @@ class BrokerStatus:
 # ---------------------------------------------------------------- pure helpers
 
 
-def render_config(template: str, spec: BrokerSpec, log_dirs: Path) -> str:
+def render_config(template: str, spec: BrokerSpec, log_dirs: Path, security: str = "") -> str:
     """Fill the server.properties template; unknown placeholders are an error.
 
     The size limits are appended from :mod:`schemas.limits` rather than written
     in the template, so the broker, the producers and the gateway read one number.
+    ``security`` is the secure mode's block (:func:`local_kafka_secure.security_properties`).
     """
     rendered = Template(template).substitute(
         host=spec.host,
@@ -155,8 +172,9 @@ def render_config(template: str, spec: BrokerSpec, log_dirs: Path) -> str:
         controller_port=spec.controller_port,
         log_dirs=str(log_dirs),
         partitions=spec.partitions,
+        **secure_mode.listener_settings(spec.host, spec.port, spec.controller_port, spec.secure),
     )
-    return rendered.rstrip("\n") + "\n" + _size_limits()
+    return rendered.rstrip("\n") + "\n" + _size_limits() + security
 
 
 def _size_limits() -> str:
@@ -288,24 +306,63 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def _format_storage(spec: BrokerSpec, java: str) -> None:
-    """Format the KRaft log directory once; the cluster id is kept beside it."""
+def formatted(layout: BrokerLayout) -> bool:
+    """Whether this state directory's storage was formatted already."""
+    return (layout.data_dir / "meta.properties").exists()
+
+
+def formatted_secure(layout: BrokerLayout) -> bool:
+    """Whether the storage was formatted in secure mode (with SCRAM users)."""
+    try:
+        return bool(json.loads(layout.meta_file.read_text()).get("secure"))
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def _format_storage(spec: BrokerSpec, java: str, scram: list[str]) -> None:
+    """Format the KRaft log directory once; the cluster id is kept beside it.
+
+    ``scram`` holds the ``--add-scram`` arguments of the secure mode: SCRAM
+    users can only be bootstrapped into the metadata log at format time.
+    """
     layout = spec.layout
-    if (layout.data_dir / "meta.properties").exists():
+    if formatted(layout):
         return
     cluster_id = new_cluster_id()
     cmd = java_command(
         spec, java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(layout.config)
     )
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = subprocess.run([*cmd, *scram], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise BrokerError(f"formatting storage failed: {detail[-1] if detail else 'no output'}")
-    layout.meta_file.write_text(json.dumps({"cluster_id": cluster_id}))
+    layout.meta_file.write_text(json.dumps({"cluster_id": cluster_id, "secure": spec.secure}))
+
+
+def _remembered(spec: BrokerSpec) -> BrokerSpec:
+    """The spec in the mode this state directory was formatted in.
+
+    A secure broker stays secure: forgetting ``--secure`` must not start it
+    without authentication. A broker formatted without SCRAM users cannot be
+    made secure later; that is an error naming the way out.
+    """
+    if formatted_secure(spec.layout):
+        return replace(spec, secure=True)
+    if spec.secure and formatted(spec.layout):
+        raise BrokerError(
+            f"the broker in {spec.layout.root} was formatted without SCRAM users; "
+            "use another REGSOSEK_STATE_DIR for the secure mode (or remove its kafka/ directory)"
+        )
+    return spec
 
 
 def start(spec: BrokerSpec, echo: Callable[[str], None] = print) -> BrokerStatus:
-    """Start the broker unless ours already runs; return once it answers metadata requests."""
+    """Start the broker unless ours already runs; return once it answers metadata requests.
+
+    In secure mode the ACLs for ``spec.topic_prefix`` are (re)applied and the
+    principals' ``client-*.env`` files written once it answers.
+    """
+    spec = _remembered(spec)
     layout = spec.layout
     running = read_pid(layout)
     if running is not None:
@@ -320,8 +377,14 @@ def start(spec: BrokerSpec, echo: Callable[[str], None] = print) -> BrokerStatus
     for directory in (layout.data_dir, layout.log_dir):
         directory.mkdir(parents=True, exist_ok=True)
     template = (DEPLOY_DIR / "server.properties.template").read_text()
-    layout.config.write_text(render_config(template, spec, layout.data_dir))
-    _format_storage(spec, java)
+    security, scram = "", list[str]()
+    if spec.secure:
+        security, scram = _prepare_secure(spec, java)
+    # 0600: in secure mode it holds the key store and admin passwords
+    secure_mode.write_private(
+        layout.config, render_config(template, spec, layout.data_dir, security)
+    )
+    _format_storage(spec, java, scram)
     with layout.console_log.open("ab") as console:
         proc = subprocess.Popen(
             java_command(spec, java, "kafka.Kafka", str(layout.config)),
@@ -332,7 +395,30 @@ def start(spec: BrokerSpec, echo: Callable[[str], None] = print) -> BrokerStatus
         )
     layout.pid_file.write_text(str(proc.pid))
     _wait_ready(spec, proc)
+    if spec.secure:
+        _finish_secure(spec, echo)
     return status(spec)
+
+
+def _prepare_secure(spec: BrokerSpec, java: str) -> tuple[str, list[str]]:
+    """Passwords, CA and broker certificate; the config block and the format arguments."""
+    keytool = str(Path(java).resolve().with_name("keytool"))
+    if not Path(keytool).exists():
+        keytool = find_tool("keytool", "install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
+    layout = spec.secure_layout
+    passwords = secure_mode.ensure_passwords(layout)
+    secure_mode.ensure_certificates(layout, keytool, spec.host, passwords["store"])
+    block = secure_mode.security_properties(layout, passwords)
+    return block, secure_mode.scram_format_arguments(passwords)
+
+
+def _finish_secure(spec: BrokerSpec, echo: Callable[[str], None]) -> None:
+    """ACLs for the topic prefix, and each principal's settings file."""
+    rules = secure_mode.desired_acls(spec.topic_prefix)
+    secure_mode.apply_acls(spec.bootstrap, spec.admin_security(), rules)
+    echo(f"SASL_SSL with SCRAM; {len(rules)} ACLs for topic prefix {spec.topic_prefix!r}")
+    for path in secure_mode.write_client_envs(spec.secure_layout, spec.bootstrap):
+        echo(f"  settings of {path.stem.removeprefix('client-')}: {path}")
 
 
 def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
@@ -344,7 +430,7 @@ def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
                 f"broker exited with code {proc.returncode} during start-up: "
                 f"{_last_error(spec.layout)} (log: {spec.layout.server_log})"
             )
-        if metadata_answered(spec.bootstrap, timeout_s=2.0):
+        if metadata_answered(spec.bootstrap, timeout_s=2.0, security=spec.admin_security()):
             return
         time.sleep(0.5)
     raise BrokerError(
@@ -390,11 +476,13 @@ def _wait_gone(pid: int, layout: BrokerLayout, timeout_s: float) -> bool:
 
 def status(spec: BrokerSpec) -> BrokerStatus:
     """Our process's pid and whether the bootstrap address answers metadata requests."""
+    spec = _remembered(spec) if not spec.secure else spec
     pid = read_pid(spec.layout)
-    answering = metadata_answered(spec.bootstrap, timeout_s=2.0)
+    security = spec.admin_security()
+    answering = metadata_answered(spec.bootstrap, timeout_s=2.0, security=security)
     version = None
     if answering and spec.jars.complete and pid is not None:
         version = spec.jars.kafka_version()
     elif answering:
-        version = broker_api_version(spec.bootstrap)
+        version = broker_api_version(spec.bootstrap, security=security)
     return BrokerStatus(pid, pid is not None, answering, spec.bootstrap, version)

@@ -51,6 +51,7 @@ from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES, TOO_LARGE_COD
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
 from schemas.validate import FieldError
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.topics import ENUMERATOR_EVENTS, SUBMISSIONS
 
 
@@ -180,6 +181,10 @@ class ProducerOptions:
     a field app hears "try later" (503) quickly instead of hanging. After a failed
     connection attempt, publishing fails at once for ``reconnect_backoff_s``
     rather than queueing every caller behind another full timeout.
+
+    ``security`` is how the producer logs in and encrypts
+    (:class:`~streams.kafka_security.KafkaSecurity.from_settings`); a field app's
+    principal may write the submissions topic and nothing else.
     """
 
     client_id: str = "regsosek-sdk"
@@ -188,6 +193,7 @@ class ProducerOptions:
     timeout_ms: int = 30_000
     reconnect_backoff_s: float = 2.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    security: KafkaSecurity = PLAINTEXT
 
     def producer_config(self, bootstrap: str) -> dict[str, Any]:
         """Keyword arguments for ``KafkaProducer``. Pure, so the choices are unit-tested."""
@@ -208,6 +214,7 @@ class ProducerOptions:
             # worker's producers, see schemas/limits.py. Submissions are refused
             # well below it (MAX_SUBMISSION_BYTES) before they reach the producer.
             "max_request_size": MAX_RECORD_BYTES,
+            **self.security.kafka_python(),
             **self.extra,
         }
 

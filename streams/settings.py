@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.kafka_security import SaslMechanism, SecurityProtocol, combination_problem
+
 ENV_PREFIX = "REGSOSEK_"
 MASK = "****"
 #: Western Indonesia Time (UTC+7), where Jember and most fieldwork hours are.
@@ -55,6 +57,28 @@ class Settings(BaseSettings):
         9093, description="KRaft controller port of the local broker (`regsosek kafka`)."
     )
     kafka_heap: str = Field("768m", description="Java heap (-Xmx) of the local broker.")
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT",
+        description="How clients reach Kafka: PLAINTEXT (the local broker on loopback), SSL, "
+        "SASL_PLAINTEXT or SASL_SSL (SCRAM login over TLS: any broker beyond this machine).",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        "SCRAM-SHA-512", description="SCRAM mechanism of the SASL_* protocols."
+    )
+    kafka_username: str | None = Field(
+        None, description="Kafka principal of this process (SASL_*): field, worker or admin."
+    )
+    kafka_password: SecretStr | None = Field(None, description="Password of kafka_username.")
+    kafka_password_file: Path | None = Field(
+        None,
+        description="File holding the Kafka password (a mounted secret), read once at start; "
+        "instead of kafka_password.",
+    )
+    kafka_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's trust store. Certificates and host names are always verified.",
+    )
     clickhouse_dsn: SecretStr = Field(
         SecretStr(""),
         description="chdb:///path (embedded engine) or http(s)://user:pass@host:8123/db.",
@@ -121,28 +145,6 @@ class Settings(BaseSettings):
         ge=100,
         description="How long the gateway waits for Kafka to acknowledge before answering 503.",
     )
-    gateway_tokens_reload_seconds: float = Field(
-        5.0,
-        gt=0,
-        description="How often the gateway checks the tokens file for changes (a token removed "
-        "or revoked there is refused within this time; a file that fails to load keeps the "
-        "last good tokens).",
-    )
-    gateway_rate_per_token: float = Field(
-        10.0,
-        gt=0,
-        description="Requests per second each bearer token may make on average (a batch counts "
-        "as one); over it: 429 with Retry-After.",
-    )
-    gateway_rate_burst: int = Field(
-        40, ge=1, description="Requests a token may make at once above its rate (bucket size)."
-    )
-    gateway_max_in_flight: int = Field(
-        128,
-        ge=1,
-        description="Requests the gateway works on at once (body read, Kafka acknowledgement "
-        "awaited); more get 503 with Retry-After instead of queueing without bound.",
-    )
     topic_prefix: str = Field(
         "regsosek",
         pattern=r"^[A-Za-z0-9._-]+$",
@@ -194,6 +196,34 @@ class Settings(BaseSettings):
             state_dir = Path(data.get("state_dir") or ".regsosek")
             data = {**data, "clickhouse_dsn": f"chdb://{state_dir.resolve() / 'clickhouse'}"}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kafka_password_from_file(cls, data: Any) -> Any:
+        """Read the Kafka password from its file once, here, so a bad path fails at start."""
+        if not isinstance(data, dict) or not data.get("kafka_password_file"):
+            return data
+        if _present(data.get("kafka_password")):
+            raise ValueError("set kafka_password or kafka_password_file, not both")
+        path = Path(data["kafka_password_file"])
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"kafka_password_file {path}: {exc.strerror or exc}") from exc
+        if not password:
+            raise ValueError(f"kafka_password_file {path} is empty")
+        return {**data, "kafka_password": password}
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> Settings:
+        """Refuse combinations that cannot work or only look secure (streams.kafka_security)."""
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        problem = combination_problem(
+            self.kafka_security_protocol, self.kafka_username, password, self.kafka_ca_file
+        )
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def frame_directory(self) -> Path:

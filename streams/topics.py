@@ -24,10 +24,16 @@ from enum import StrEnum
 from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from kafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 
 from schemas.errors import BrokerError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,14 +188,21 @@ def summary(reports: Sequence[TopicReport]) -> str:
 
 
 def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = 10.0
+    bootstrap: str,
+    specs: Sequence[TopicSpec],
+    timeout_s: float = 10.0,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[TopicReport]:
     """Create the topics that do not exist; report every one. Idempotent.
 
     Raises :class:`BrokerError` when the cluster cannot be reached or refuses a
-    creation for any reason other than "already exists".
+    creation for any reason other than "already exists". A principal without the
+    right to create (the worker under ACLs) is told "not authorised" even for a
+    topic that exists; such a topic counts as existing when the principal can
+    describe it, so the worker's start-up check needs no CREATE on the topics.
     """
-    with _admin(bootstrap, timeout_s) as admin:
+    with _admin(bootstrap, timeout_s, security) as admin:
         try:
             answer = admin.create_topics(
                 {spec.name: spec.admin_request() for spec in specs},
@@ -199,8 +212,16 @@ def ensure_topics(
             )
         except (KafkaError, OSError) as exc:
             raise BrokerError(f"creating topics on {bootstrap} failed: {exc}") from exc
-        created, already = _creation_outcome(answer)
-        existing = {info.name: info.partitions for info in _describe(admin, sorted(already))}
+        created, already, refused = _creation_outcome(answer)
+        existing = {
+            info.name: info.partitions for info in _describe(admin, sorted(already | refused))
+        }
+    missing = sorted(refused - existing.keys())
+    if missing:
+        raise BrokerError(
+            f"not authorised to create topic(s) {', '.join(missing)} on {bootstrap}: "
+            "create them as the admin principal (regsosek topics create)"
+        )
     return reports_for(specs, created, existing)
 
 
@@ -209,9 +230,11 @@ def describe_topics(
     names: Sequence[str] | None = None,
     timeout_s: float = 10.0,
     prefix: str = DEFAULT_PREFIX,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[TopicInfo]:
     """Partitions and replication of ``names`` (default: every ``<prefix>.*`` topic present)."""
-    with _admin(bootstrap, timeout_s) as admin:
+    with _admin(bootstrap, timeout_s, security) as admin:
         if names is None:
             try:
                 names = sorted(n for n in admin.list_topics() if n.startswith(prefix + "."))
@@ -220,20 +243,26 @@ def describe_topics(
         return _describe(admin, list(names))
 
 
-def _creation_outcome(answer: Mapping[str, Any]) -> tuple[set[str], set[str]]:
-    """Split a CreateTopics answer into (created, already existing); raise on other errors."""
+def _creation_outcome(answer: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """Split a CreateTopics answer into (created, already existing, not authorised).
+
+    Raises on any other error.
+    """
     created: set[str] = set()
     already: set[str] = set()
+    refused: set[str] = set()
     for topic in answer.get("topics", []):
         code = int(topic.get("error_code", 0))
         if code == 0:
             created.add(topic["name"])
         elif for_code(code) is TopicAlreadyExistsError:
             already.add(topic["name"])
+        elif for_code(code) is TopicAuthorizationFailedError:
+            refused.add(topic["name"])
         else:
             message = topic.get("error_message") or for_code(code).__name__
             raise BrokerError(f"topic {topic['name']}: broker refused creation: {message}")
-    return created, already
+    return created, already, refused
 
 
 def _describe(admin: Any, names: list[str]) -> list[TopicInfo]:
@@ -254,7 +283,7 @@ def _describe(admin: Any, names: list[str]) -> list[TopicInfo]:
 
 
 @contextmanager
-def _admin(bootstrap: str, timeout_s: float) -> Iterator[Any]:
+def _admin(bootstrap: str, timeout_s: float, security: KafkaSecurity) -> Iterator[Any]:
     """An admin client; "cannot reach the cluster" becomes one :class:`BrokerError` line."""
     timeout_ms = max(int(timeout_s * 1000), 1000)
     try:
@@ -263,6 +292,7 @@ def _admin(bootstrap: str, timeout_s: float) -> Iterator[Any]:
             client_id="regsosek-topics",
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,
+            **security.kafka_python(),
         )
     except (KafkaError, OSError, ValueError) as exc:
         raise BrokerError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc

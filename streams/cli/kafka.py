@@ -12,8 +12,12 @@ from streams import local_kafka
 from streams.settings import Settings
 
 
-def spec_from(settings: Settings) -> local_kafka.BrokerSpec:
-    """The local broker described by the settings (its port is the bootstrap port)."""
+def spec_from(settings: Settings, *, secure: bool = False) -> local_kafka.BrokerSpec:
+    """The local broker described by the settings (its port is the bootstrap port).
+
+    Secure when asked, or when the settings' clients speak SASL_SSL (they could
+    not talk to a PLAINTEXT broker); a state directory once secure stays so.
+    """
     return local_kafka.BrokerSpec(
         host=settings.kafka_host,
         port=settings.kafka_port,
@@ -22,6 +26,8 @@ def spec_from(settings: Settings) -> local_kafka.BrokerSpec:
         cache_dir=settings.cache_dir,
         heap=settings.kafka_heap,
         partitions=settings.topic_partitions,
+        secure=secure or settings.kafka_security_protocol == "SASL_SSL",
+        topic_prefix=settings.topic_prefix,
     )
 
 
@@ -40,10 +46,16 @@ def fetch(settings: Settings) -> None:
 
 
 @command.command("start")
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="SASL_SSL with SCRAM users (admin, field, worker), a local CA and ACLs; writes "
+    "<state>/kafka/client-<user>.env. Implied by REGSOSEK_KAFKA_SECURITY_PROTOCOL=SASL_SSL.",
+)
 @click.pass_obj
-def start(settings: Settings) -> None:
+def start(settings: Settings, secure: bool) -> None:
     """Start the broker in the background and wait until it answers metadata requests."""
-    state = local_kafka.start(spec_from(settings), echo=click.echo)
+    state = local_kafka.start(spec_from(settings, secure=secure), echo=click.echo)
     click.echo(f"Kafka ready at {state.bootstrap} (Apache Kafka {state.version}, pid {state.pid})")
 
 

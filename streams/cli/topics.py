@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams import topics
+from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 
 
@@ -32,7 +33,10 @@ def create(settings: Settings, timeout: float, strict: bool) -> None:
     operator's decision.
     """
     specs = topics.desired_topics(settings)
-    reports = topics.ensure_topics(settings.kafka_bootstrap, specs, timeout_s=timeout)
+    security = KafkaSecurity.from_settings(settings)
+    reports = topics.ensure_topics(
+        settings.kafka_bootstrap, specs, timeout_s=timeout, security=security
+    )
     short = [r for r in reports if r.state is topics.TopicState.TOO_FEW_PARTITIONS]
     for report in reports:
         click.echo(f"{report.name}: {report.state.value} ({report.partitions} partitions)")
@@ -53,7 +57,10 @@ def create(settings: Settings, timeout: float, strict: bool) -> None:
 def list_(settings: Settings, timeout: float) -> None:
     """Show the regsosek.* topics present, with partitions and replication."""
     found = topics.describe_topics(
-        settings.kafka_bootstrap, timeout_s=timeout, prefix=settings.topic_prefix
+        settings.kafka_bootstrap,
+        timeout_s=timeout,
+        prefix=settings.topic_prefix,
+        security=KafkaSecurity.from_settings(settings),
     )
     present = {info.name for info in found}
     table = Table(title=f"regsosek topics at {settings.kafka_bootstrap}")

@@ -17,6 +17,7 @@ import faust
 
 from schemas.limits import MAX_RECORD_BYTES
 from streams import topics as names
+from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 from streams.worker import faust_fixes
 
@@ -73,6 +74,9 @@ def build_app(settings: Settings) -> WorkerApp:
         broker_heartbeat_interval=2.0,
         consumer_max_fetch_size=8 * 1024 * 1024,
         table_standby_replicas=0,
+        # SCRAM login and TLS for every client Faust makes: group consumer, producer (the
+        # worker's record batches too) and the client that creates the changelog topic.
+        **KafkaSecurity.from_settings(settings).faust(),
     )
     prefix = settings.topic_prefix
     raw: dict[str, Any] = {

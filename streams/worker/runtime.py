@@ -33,6 +33,7 @@ from sinks.migrations import migrate
 from sinks.rows import Block, reference_blocks
 from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
 from streams import topics as names
+from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 from streams.topics import desired_topics, ensure_topics
 from streams.worker import diagnostics, web
@@ -151,7 +152,8 @@ def create_worker(
     log.info("ClickHouse: %s; migrations applied: %s", describe(client, dsn), applied or "none")
     # Topics must exist before the group joins: Faust notices topics created later only at
     # its next metadata refresh, minutes after the first submissions arrived.
-    ensure_topics(settings.kafka_bootstrap, desired_topics(settings))
+    security = KafkaSecurity.from_settings(settings)
+    ensure_topics(settings.kafka_bootstrap, desired_topics(settings), security=security)
     wapp = build_app(settings)
     stats = WorkerStats()
     monitoring = instrument_worker(
@@ -160,6 +162,7 @@ def create_worker(
         bootstrap=settings.kafka_bootstrap,
         districts=frame_districts(frame, regions),
         registry=registry,
+        kafka_options=security.kafka_python(),
     )
     observers: list[WorkerObserver] = [stats, monitoring.observer]
     observer = Fanout(*observers, *([extra_observer] if extra_observer else []))
@@ -197,6 +200,7 @@ def create_worker(
         client=client,
         executor=executor,
         bootstrap=settings.kafka_bootstrap,
+        security=security,
         ping=lambda: clickhouse_writable(client),
         commit_stall_s=settings.commit_stall_seconds,
     )

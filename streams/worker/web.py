@@ -23,6 +23,7 @@ from typing import Any
 
 from sinks.queries import progress_json
 from streams.kafka_admin import metadata_answered
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.worker.observer import WorkerStats
 
 BY_CHOICES = ("district", "village", "enumerator")
@@ -36,6 +37,7 @@ def install(
     client: Any,
     executor: ThreadPoolExecutor,
     bootstrap: str,
+    security: KafkaSecurity = PLAINTEXT,
     ping: Callable[[], None],
     commit_stall_s: float = 300.0,
 ) -> None:
@@ -50,7 +52,7 @@ def install(
         """Readiness: the broker answers metadata and ClickHouse is reachable and writable."""
         del request
         loop = asyncio.get_running_loop()
-        broker = await asyncio.to_thread(metadata_answered, bootstrap, 3.0)
+        broker = await asyncio.to_thread(metadata_answered, bootstrap, 3.0, security=security)
         clickhouse, detail = False, "a sink is holding a batch ClickHouse refused"
         if not stats.sink_failing:  # else the ClickHouse thread is busy retrying: don't queue
             try:

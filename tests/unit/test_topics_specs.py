@@ -75,9 +75,10 @@ def test_creation_answer_splits_created_and_existing() -> None:
         "topics": [
             {"name": "new", "error_code": 0},
             {"name": "old", "error_code": 36, "error_message": "Topic 'old' already exists."},
+            {"name": "theirs", "error_code": 29, "error_message": "Authorization failed."},
         ]
     }
-    assert topics._creation_outcome(answer) == ({"new"}, {"old"})
+    assert topics._creation_outcome(answer) == ({"new"}, {"old"}, {"theirs"})
 
 
 def test_other_creation_errors_are_broker_errors() -> None:
