@@ -47,6 +47,15 @@ class PrometheusGatewayObserver:
             else:
                 self.metrics.refused.labels(str(status)).inc()
 
+    def on_throttled(self, reason: str) -> None:
+        """A request refused by its token's rate (``rate_limited``) or the gateway's load."""
+        self.metrics.throttled.labels(reason).inc()
+
+    def on_token_reload(self, outcome: str, tokens: int) -> None:
+        """A token load (``loaded``, ``reloaded``, ``failed``) and the tokens now in force."""
+        self.metrics.token_reloads.labels(outcome).inc()
+        self.metrics.tokens.set(tokens)
+
     def exposition(self) -> tuple[bytes, str]:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -249,6 +249,9 @@ class GatewayMetrics:
     accepted: Counter
     refused: Counter
     publish_failures: Counter
+    throttled: Counter
+    token_reloads: Counter
+    tokens: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
@@ -282,6 +285,25 @@ class GatewayMetrics:
             publish_failures=Counter(
                 "regsosek_gateway_kafka_publish_failures",
                 "Submissions Kafka did not acknowledge in time (answered 503; the app retries).",
+                registry=r,
+            ),
+            throttled=Counter(
+                "regsosek_gateway_throttled_requests",
+                "Requests refused before their body was read: rate_limited (429, a token over "
+                "its rate) or overloaded (503, the gateway at its in-flight limit).",
+                ["reason"],
+                registry=r,
+            ),
+            token_reloads=Counter(
+                "regsosek_gateway_token_reloads",
+                "Bearer-token loads: loaded at start, reloaded after the file changed, failed "
+                "(the file did not load; the last good tokens stay in force).",
+                ["outcome"],
+                registry=r,
+            ),
+            tokens=Gauge(
+                "regsosek_gateway_tokens",
+                "Bearer tokens in force (after the last successful load).",
                 registry=r,
             ),
         )

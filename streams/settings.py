@@ -145,6 +145,28 @@ class Settings(BaseSettings):
         ge=100,
         description="How long the gateway waits for Kafka to acknowledge before answering 503.",
     )
+    gateway_tokens_reload_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often the gateway checks the tokens file for changes (a token removed "
+        "or revoked there is refused within this time; a file that fails to load keeps the "
+        "last good tokens).",
+    )
+    gateway_rate_per_token: float = Field(
+        10.0,
+        gt=0,
+        description="Requests per second each bearer token may make on average (a batch counts "
+        "as one); over it: 429 with Retry-After.",
+    )
+    gateway_rate_burst: int = Field(
+        40, ge=1, description="Requests a token may make at once above its rate (bucket size)."
+    )
+    gateway_max_in_flight: int = Field(
+        128,
+        ge=1,
+        description="Requests the gateway works on at once (body read, Kafka acknowledgement "
+        "awaited); more get 503 with Retry-After instead of queueing without bound.",
+    )
     topic_prefix: str = Field(
         "regsosek",
         pattern=r"^[A-Za-z0-9._-]+$",

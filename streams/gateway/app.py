@@ -17,8 +17,13 @@ second producer implementation would be a second place for those rules to drift.
 The access log never contains the Authorization header (aiohttp's default
 format logs the request line, status, size, referrer and user agent only).
 
+Before a request's body is read, its token must be under its rate (429) and
+the gateway under its in-flight limit (503), :mod:`admission`; tokens from a
+file are reread when the file changes (:mod:`reload`).
+
 Metrics go through a :class:`GatewayObserver` (requests by route and status
-class, latency, accepted and refused submissions, Kafka publish failures);
+class, latency, accepted and refused submissions, Kafka publish failures,
+throttled requests, token reloads);
 ``regsosek gateway`` plugs in the Prometheus one from ``monitoring`` and serves
 it at ``GET /metrics``. Without an observer there is no ``/metrics`` route and
 the hooks cost nothing.
@@ -30,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +46,16 @@ from aiohttp import hdrs, web
 from schemas.catalog import load_schema
 from schemas.jsonform import JsonForm
 from schemas.registry import registry_from_url
+from streams.gateway.admission import Admission, Throttled
 from streams.gateway.auth import (
     Authenticated,
     Denied,
-    TokenStore,
+    TokenSource,
     authenticate,
-    token_store_from_settings,
+    parse_token_pairs,
+    token_store_from,
 )
+from streams.gateway.limits import InFlight, TokenBuckets
 from streams.gateway.payloads import (
     Problem,
     batch_body,
@@ -58,6 +66,7 @@ from streams.gateway.payloads import (
     parse_json,
     receipt_body,
 )
+from streams.gateway.reload import Reload, ReloadingTokens, watch
 from streams.gateway.service import SubmissionService
 from streams.kafka_admin import metadata_answered
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
@@ -92,6 +101,10 @@ class GatewayConfig:
     kafka_timeout_ms: int = 10_000
     retry_after_s: int = RETRY_AFTER_S
     security: KafkaSecurity = PLAINTEXT
+    rate_per_token: float = 10.0
+    rate_burst: int = 40
+    max_in_flight: int = 128
+    tokens_reload_s: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -100,6 +113,10 @@ class GatewayConfig:
             max_body_bytes=settings.gateway_max_body_bytes,
             max_batch_items=settings.gateway_max_batch_items,
             kafka_timeout_ms=settings.gateway_kafka_timeout_ms,
+            rate_per_token=settings.gateway_rate_per_token,
+            rate_burst=settings.gateway_rate_burst,
+            max_in_flight=settings.gateway_max_in_flight,
+            tokens_reload_s=settings.gateway_tokens_reload_seconds,
             security=KafkaSecurity.from_settings(settings),
         )
 
@@ -115,6 +132,14 @@ class GatewayObserver(Protocol):
         """The answer for each submission: 202 accepted, 503 not acknowledged, else refused."""
         ...
 
+    def on_throttled(self, reason: str) -> None:
+        """A request refused before its body was read: ``rate_limited`` or ``overloaded``."""
+        ...
+
+    def on_token_reload(self, outcome: str, tokens: int) -> None:
+        """Tokens ``loaded`` at start, ``reloaded`` or ``failed`` to reload; ``tokens`` in force."""
+        ...
+
     def exposition(self) -> tuple[bytes, str]:
         """The metrics page: body and content type."""
         ...
@@ -126,7 +151,8 @@ UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 CONFIG = web.AppKey("config", GatewayConfig)
-TOKENS = web.AppKey("tokens", TokenStore)
+TOKENS = web.AppKey("tokens", TokenSource)
+ADMISSION = web.AppKey("admission", Admission)
 SERVICE = web.AppKey("service", SubmissionService)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 OBSERVER = web.AppKey("observer", GatewayObserver)
@@ -134,7 +160,7 @@ OBSERVER = web.AppKey("observer", GatewayObserver)
 
 def create_app(
     config: GatewayConfig,
-    tokens: TokenStore,
+    tokens: TokenSource,
     publisher: Publisher,
     observer: GatewayObserver | None = None,
 ) -> web.Application:
@@ -149,6 +175,11 @@ def create_app(
         publisher, JsonForm(load_schema("HouseholdSubmission")), config.retry_after_s
     )
     app[EXECUTOR] = ThreadPoolExecutor(KAFKA_THREADS, thread_name_prefix="gateway-kafka")
+    app[ADMISSION] = Admission(
+        TokenBuckets(config.rate_per_token, config.rate_burst),
+        InFlight(config.max_in_flight),
+        config.retry_after_s,
+    )
     app.router.add_post("/v1/submissions", post_submission)
     app.router.add_post("/v1/submissions/batch", post_batch)
     app.router.add_get("/healthz", healthz)
@@ -158,11 +189,23 @@ def create_app(
         app[OBSERVER] = observer
         app.router.add_get("/metrics", metrics)
     app.on_startup.append(_warm_up)
+    app.cleanup_ctx.append(_token_watcher)
     app.on_cleanup.append(_close)
     return app
 
 
-def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> web.Application:
+def token_source_from_settings(settings: Settings) -> TokenSource:
+    """The variable's tokens, plus the file's reread on change when a file is set.
+
+    Raises ConfigurationError for a bad variable or file: at start, that is an error.
+    """
+    env = parse_token_pairs(settings.gateway_tokens.get_secret_value())
+    if settings.gateway_tokens_file is None:
+        return token_store_from(env, None)
+    return ReloadingTokens(env, settings.gateway_tokens_file)
+
+
+def app_from_settings(settings: Settings, tokens: TokenSource | None = None) -> web.Application:
     """The application as ``regsosek gateway`` runs it, everything built from settings."""
     config = GatewayConfig.from_settings(settings)
     url = settings.schema_registry_url
@@ -178,7 +221,7 @@ def app_from_settings(settings: Settings, tokens: TokenStore | None = None) -> w
     )
     from monitoring.gateway import PrometheusGatewayObserver  # noqa: PLC0415 - wiring only
 
-    tokens = tokens or token_store_from_settings(settings)
+    tokens = tokens if tokens is not None else token_source_from_settings(settings)
     return create_app(config, tokens, publisher, PrometheusGatewayObserver.create())
 
 
@@ -189,11 +232,12 @@ async def post_submission(request: web.Request) -> web.Response:
     """One household submission -> 202 with its Kafka position, once acknowledged."""
     try:
         caller = _caller(request)
-        document = await _read_json(request)
-        service = request.app[SERVICE]
-        receipt = await _in_thread(request, service.submit, caller, document)
+        with request.app[ADMISSION].admitted(caller):
+            document = await _read_json(request)
+            service = request.app[SERVICE]
+            receipt = await _in_thread(request, service.submit, caller, document)
     except Problem as problem:
-        _submissions(request, [problem.status])
+        _refused(request, problem)
         raise
     _submissions(request, [202])
     return web.json_response(receipt_body(receipt), status=202)
@@ -201,15 +245,16 @@ async def post_submission(request: web.Request) -> web.Response:
 
 async def post_batch(request: web.Request) -> web.Response:
     """Many submissions (an offline backlog) -> 202 all accepted, 207 mixed, 503 Kafka."""
+    service = request.app[SERVICE]
     try:
         caller = _caller(request)
-        document = await _read_json(request)
-        items = batch_items(document, request.app[CONFIG].max_batch_items)
+        with request.app[ADMISSION].admitted(caller):
+            document = await _read_json(request)
+            items = batch_items(document, request.app[CONFIG].max_batch_items)
+            results = await _in_thread(request, service.submit_batch, caller, items)
     except Problem as problem:  # the whole batch refused: counted as one refusal
-        _submissions(request, [problem.status])
+        _refused(request, problem)
         raise
-    service = request.app[SERVICE]
-    results = await _in_thread(request, service.submit_batch, caller, items)
     _submissions(request, [result.status for result in results])
     status = batch_status(results)
     headers = service.retry_after if status == 503 else None
@@ -253,7 +298,8 @@ async def openapi(_request: web.Request) -> web.Response:
 
 
 def _caller(request: web.Request) -> Authenticated:
-    outcome = authenticate(request.headers.get(hdrs.AUTHORIZATION), request.app[TOKENS])
+    tokens = request.app[TOKENS].current()
+    outcome = authenticate(request.headers.get(hdrs.AUTHORIZATION), tokens)
     if isinstance(outcome, Denied):
         challenge = WWW_AUTHENTICATE
         if request.headers.get(hdrs.AUTHORIZATION):
@@ -291,6 +337,17 @@ def _submissions(request: web.Request, statuses: Sequence[int]) -> None:
     observer = request.app.get(OBSERVER)
     if observer is not None:
         observer.on_submissions(statuses)
+
+
+def _refused(request: web.Request, problem: Problem) -> None:
+    """Count a refused request: throttled ones apart, the rest as refused submissions."""
+    observer = request.app.get(OBSERVER)
+    if observer is None:
+        return
+    if isinstance(problem, Throttled):
+        observer.on_throttled(problem.reason)
+    else:
+        observer.on_submissions([problem.status])
 
 
 def route_label(request: web.Request) -> str:
@@ -357,6 +414,27 @@ async def _warm_up(app: web.Application) -> None:
     asyncio.get_running_loop().run_in_executor(app[EXECUTOR], attempt)
 
 
+async def _token_watcher(app: web.Application) -> AsyncIterator[None]:
+    """Reread a tokens file on change while the app runs (nothing to do for fixed tokens)."""
+    source = app[TOKENS]
+    observer = app.get(OBSERVER)
+
+    def report(outcome: Reload, tokens: int) -> None:
+        if observer is not None:
+            observer.on_token_reload(outcome.value, tokens)
+
+    if observer is not None:
+        observer.on_token_reload("loaded", len(source))
+    if not isinstance(source, ReloadingTokens):
+        yield
+        return
+    task = asyncio.create_task(watch(source, app[CONFIG].tokens_reload_s, report))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _close(app: web.Application) -> None:
     """Deliver pending records, close the producer, stop the pool."""
     executor = app[EXECUTOR]
@@ -364,7 +442,7 @@ async def _close(app: web.Application) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run(settings: Settings, tokens: TokenStore | None = None) -> None:
+def run(settings: Settings, tokens: TokenSource | None = None) -> None:
     """Serve until interrupted (``regsosek gateway``)."""
     web.run_app(
         app_from_settings(settings, tokens),

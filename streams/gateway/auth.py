@@ -6,6 +6,13 @@ is theirs. Tokens come from ``REGSOSEK_GATEWAY_TOKENS`` (``token:ENUMERATOR``
 pairs) and/or a JSON or YAML file (``REGSOSEK_GATEWAY_TOKENS_FILE``) mapping
 token -> enumerator id. Pure functions apart from reading that file.
 
+A key of the file (or of the variable) is either the token itself or, as
+recommended, its digest ``sha256:<64 hex digits>`` (``regsosek gateway token
+new`` prints both), so that whoever reads the file cannot call as anyone. The
+file may also hold ``revoked:``, a list of tokens or digests refused even when
+granted elsewhere (e.g. a token in the environment variable, which only a
+restart changes). :mod:`streams.gateway.reload` rereads the file when it changes.
+
 Tokens are kept only as SHA-256 digests and looked up by comparing the digest
 of the presented token with *every* stored digest through
 :func:`hmac.compare_digest`, so the time an answer takes says nothing about
@@ -18,10 +25,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -30,6 +39,13 @@ from streams.settings import Settings
 
 #: Shorter tokens are refused: a census gateway holds personal data (NIK, names).
 MIN_TOKEN_LENGTH = 16
+#: Prefix of a token given by its digest instead of its text.
+HASH_PREFIX = "sha256:"
+#: The token file's key listing revoked tokens (never a token: shorter than the minimum).
+REVOKED_KEY = "revoked"
+#: Random bytes of a new token (32 URL-safe characters).
+NEW_TOKEN_BYTES = 24
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -40,27 +56,51 @@ class TokenStore:
 
     @classmethod
     def from_mapping(cls, tokens: Mapping[str, str]) -> TokenStore:
-        """Build from token -> enumerator id (already checked by the parsers)."""
-        return cls(tuple((_digest(token), enumerator) for token, enumerator in tokens.items()))
+        """Build from token (or ``sha256:`` digest) -> enumerator id."""
+        return cls(
+            tuple((key_digest(key, "entry"), enumerator) for key, enumerator in tokens.items())
+        )
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    def current(self) -> TokenStore:
+        """The store itself: a fixed set (``ReloadingTokens`` is the one that changes)."""
+        return self
+
     def enumerator_for(self, token: str) -> str | None:
         """The enumerator a token belongs to, or None; constant time in the token."""
+        found = self.lookup(token)
+        return found[1] if found is not None else None
+
+    def lookup(self, token: str) -> tuple[bytes, str] | None:
+        """(digest, enumerator) of a known token, or None; constant time in the token."""
         presented = _digest(token)
-        found: str | None = None
+        found: tuple[bytes, str] | None = None
         for digest, enumerator in self.entries:
             if hmac.compare_digest(presented, digest):  # no early exit: every entry is compared
-                found = enumerator
+                found = (digest, enumerator)
         return found
+
+
+class TokenSource(Protocol):
+    """Where the gateway gets the tokens in force for each request."""
+
+    def current(self) -> TokenStore:
+        """The set in force now."""
+        ...
+
+    def __len__(self) -> int:
+        """How many tokens are in force."""
+        ...
 
 
 @dataclass(frozen=True)
 class Authenticated:
-    """The request acts as this enumerator."""
+    """The request acts as this enumerator; ``token_digest`` keys its rate limit."""
 
     enumerator_id: str
+    token_digest: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -86,10 +126,11 @@ def authenticate(authorization: str | None, store: TokenStore) -> Authenticated 
     token = bearer_token(authorization)
     if token is None:
         return Denied("missing bearer token: send 'Authorization: Bearer <token>'")
-    enumerator = store.enumerator_for(token)
-    if enumerator is None:
+    found = store.lookup(token)
+    if found is None:
         return Denied("invalid bearer token")
-    return Authenticated(enumerator)
+    digest, enumerator = found
+    return Authenticated(enumerator, digest)
 
 
 def submitted_enumerator(submission: Any) -> str | None:
@@ -121,8 +162,46 @@ def forbidden_reason(caller: Authenticated, submission: Any) -> str | None:
 # --- configuration ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TokenFile:
+    """What a token file says: key (token or digest) -> enumerator id, and revoked keys."""
+
+    tokens: dict[str, str]
+    revoked: tuple[str, ...] = ()
+
+
+def new_token() -> str:
+    """A fresh random bearer token (32 URL-safe characters)."""
+    return secrets.token_urlsafe(NEW_TOKEN_BYTES)
+
+
+def hashed_key(token: str) -> str:
+    """``sha256:<hex>``: how a token file names a token without holding it."""
+    return HASH_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def key_digest(key: str, where: str) -> bytes:
+    """The SHA-256 digest a key stands for: given (``sha256:<hex>``) or of the token itself."""
+    if key.startswith(HASH_PREFIX):
+        hexdigest = key.removeprefix(HASH_PREFIX).lower()
+        if not _HEX_DIGEST.match(hexdigest):
+            raise ConfigurationError(
+                f"gateway token {where}: '{HASH_PREFIX}' must be followed by 64 hex digits"
+            )
+        return bytes.fromhex(hexdigest)
+    if len(key) < MIN_TOKEN_LENGTH:
+        raise ConfigurationError(
+            f"gateway token {where} is shorter than {MIN_TOKEN_LENGTH} characters; "
+            "make one with `regsosek gateway token new ENUMERATOR_ID`"
+        )
+    return _digest(key)
+
+
 def parse_token_pairs(text: str) -> dict[str, str]:
-    """``"tok1:ENUM1,tok2:ENUM2"`` -> {token: enumerator}; ConfigurationError if malformed."""
+    """``"tok1:ENUM1,tok2:ENUM2"`` -> {token: enumerator}; ConfigurationError if malformed.
+
+    A key may be a digest, ``sha256:<hex>:ENUM1``: the enumerator id is after the last colon.
+    """
     pairs: dict[str, str] = {}
     for position, item in enumerate(filter(None, (p.strip() for p in text.split(","))), 1):
         token, sep, enumerator = item.rpartition(":")
@@ -132,19 +211,32 @@ def parse_token_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
-def parse_token_mapping(data: Any, source: str) -> dict[str, str]:
-    """Check a loaded token file: a mapping of token (text) -> enumerator id (text)."""
+def parse_token_mapping(data: Any, source: str) -> TokenFile:
+    """Check a loaded token file: token (or digest) -> enumerator id, and ``revoked: [...]``."""
+    if data is None:  # an empty YAML file: no tokens (everyone is refused), not an error
+        return TokenFile({})
     if not isinstance(data, Mapping):
         raise ConfigurationError(f"{source}: expected a mapping of token -> enumerator id")
+    revoked = data.get(REVOKED_KEY, [])
+    if not isinstance(revoked, list) or not all(isinstance(key, str) for key in revoked):
+        raise ConfigurationError(f"{source}: '{REVOKED_KEY}' must be a list of tokens or digests")
+    for position, key in enumerate(revoked, 1):
+        key_digest(key, f"{source}: revoked entry {position}")
     pairs: dict[str, str] = {}
-    for position, (token, enumerator) in enumerate(data.items(), 1):
+    entries = ((k, v) for k, v in data.items() if k != REVOKED_KEY)
+    for position, (token, enumerator) in enumerate(entries, 1):
         if not isinstance(token, str) or not isinstance(enumerator, str | int):
             raise ConfigurationError(f"{source}: entry {position} must map text to text")
         _add(pairs, token, str(enumerator), f"{source}: entry {position}")
-    return pairs
+    return TokenFile(pairs, tuple(revoked))
 
 
 def load_token_file(path: Path) -> dict[str, str]:
+    """The grants of a token file, key (token or digest) -> enumerator id (revocations aside)."""
+    return read_token_file(path).tokens
+
+
+def read_token_file(path: Path) -> TokenFile:
     """Read a token file: ``.json`` as JSON, anything else as YAML (which JSON also is)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -163,24 +255,52 @@ def load_token_file(path: Path) -> dict[str, str]:
     return parse_token_mapping(data, str(path))
 
 
+def build_token_store(
+    granted: Iterable[tuple[Mapping[str, str], str]], revoked: Iterable[str] = ()
+) -> TokenStore:
+    """One store from every (pairs, where they come from), less the revoked keys.
+
+    The same token given to two enumerators (as text in one place and as a digest
+    in another, say) is a configuration error, never a silent choice.
+    """
+    digests: dict[bytes, str] = {}
+    for pairs, where in granted:
+        for position, (key, enumerator) in enumerate(pairs.items(), 1):
+            digest = key_digest(key, f"{where}: entry {position}")
+            if digests.get(digest, enumerator) != enumerator:
+                raise ConfigurationError(
+                    f"gateway token {where}: entry {position} is given to two enumerators "
+                    f"({digests[digest]}, {enumerator})"
+                )
+            digests[digest] = enumerator
+    for key in revoked:
+        digests.pop(key_digest(key, "revoked entry"), None)
+    return TokenStore(tuple(digests.items()))
+
+
 def token_store_from_settings(settings: Settings) -> TokenStore:
     """Tokens from REGSOSEK_GATEWAY_TOKENS plus REGSOSEK_GATEWAY_TOKENS_FILE."""
-    tokens = parse_token_pairs(settings.gateway_tokens.get_secret_value())
-    if settings.gateway_tokens_file is not None:
-        for token, enumerator in load_token_file(settings.gateway_tokens_file).items():
-            _add(tokens, token, enumerator, str(settings.gateway_tokens_file))
-    return TokenStore.from_mapping(tokens)
+    env = parse_token_pairs(settings.gateway_tokens.get_secret_value())
+    return token_store_from(env, settings.gateway_tokens_file)
+
+
+def token_store_from(env: Mapping[str, str], path: Path | None) -> TokenStore:
+    """The store of the variable's pairs and the file's (read now), less its revoked keys."""
+    if path is None:
+        return build_token_store([(env, "REGSOSEK_GATEWAY_TOKENS")])
+    file = read_token_file(path)
+    return build_token_store(
+        [(env, "REGSOSEK_GATEWAY_TOKENS"), (file.tokens, str(path))], file.revoked
+    )
 
 
 def _add(pairs: dict[str, str], token: str, enumerator: str, where: str) -> None:
     if not enumerator:
         raise ConfigurationError(f"gateway token {where}: empty enumerator id")
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigurationError(
-            f"gateway token {where} (enumerator {enumerator}) is shorter than "
-            f"{MIN_TOKEN_LENGTH} characters; use e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(24))'`"
-        )
+    try:
+        key_digest(token, where)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc} (enumerator {enumerator})") from None
     if pairs.get(token, enumerator) != enumerator:
         raise ConfigurationError(
             f"gateway token {where} is given to two enumerators ({pairs[token]}, {enumerator})"

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,8 +28,9 @@ from schemas.jsonform import to_json
 from schemas.limits import MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
 from schemas.registry import LocalRegistry
 from schemas.validate import FieldError
-from streams.gateway.app import OPENAPI_FILE, GatewayConfig, create_app
-from streams.gateway.auth import TokenStore
+from streams.gateway.app import ADMISSION, OPENAPI_FILE, GatewayConfig, create_app
+from streams.gateway.auth import TokenStore, hashed_key, new_token
+from streams.gateway.reload import ReloadingTokens
 from streams.sdk import BatchOutcome, PublishError, Receipt, SubmissionPublisher
 from streams.settings import Settings
 from tests.builders import household_submission
@@ -165,9 +169,9 @@ def test_openapi_documents_every_route_and_status() -> None:
     documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}
     assert routes == documented
     submission = doc["paths"]["/v1/submissions"]["post"]["responses"]
-    assert set(submission) == {"202", "400", "401", "403", "413", "415", "500", "503"}
+    assert set(submission) == {"202", "400", "401", "403", "413", "415", "429", "500", "503"}
     batch = doc["paths"]["/v1/submissions/batch"]["post"]["responses"]
-    assert {"202", "207", "400", "401", "413", "415", "503"} <= set(batch)
+    assert {"202", "207", "400", "401", "413", "415", "429", "503"} <= set(batch)
     for ref in _refs(doc):
         node: Any = doc
         for part in ref.removeprefix("#/").split("/"):
@@ -198,12 +202,20 @@ class AcknowledgingProducer:
 class RecordingObserver:
     def __init__(self) -> None:
         self.submissions: list[int] = []
+        self.throttled: list[str] = []
+        self.reloads: list[tuple[str, int]] = []
 
     def on_request(self, route: str, method: str, status: int, seconds: float) -> None:
         return None
 
     def on_submissions(self, statuses: Sequence[int]) -> None:
         self.submissions.extend(statuses)
+
+    def on_throttled(self, reason: str) -> None:
+        self.throttled.append(reason)
+
+    def on_token_reload(self, outcome: str, tokens: int) -> None:
+        self.reloads.append((outcome, tokens))
 
     def exposition(self) -> tuple[bytes, str]:
         return b"", "text/plain"
@@ -310,3 +322,157 @@ def test_the_body_limit_is_not_what_decides_a_submissions_size() -> None:
     assert Settings.model_fields["gateway_max_body_bytes"].default == default
     at_limit = json.dumps(sized_json(publisher, MAX_SUBMISSION_BYTES)).encode()
     assert MAX_SUBMISSION_BYTES < len(at_limit) < default
+
+
+# --- throttles, pathological JSON and token reloads over HTTP ---------------------------
+
+
+def test_a_token_over_its_rate_gets_429_and_others_do_not() -> None:
+    other = "unit-token-other-0123456789"
+    observer = RecordingObserver()
+    config = GatewayConfig(bootstrap="127.0.0.1:9", rate_per_token=0.5, rate_burst=2)
+    tokens = TokenStore.from_mapping({TOKEN: "0412", other: "0413"})
+    publisher = RecordingPublisher()
+    app = create_app(config, tokens, publisher, observer)
+    post = ("POST", "/v1/submissions", {"json": submission_json(), "headers": AUTH})
+    stranger = submission_json()
+    stranger["enumeration"]["enumerator_id"] = "0413"
+    other_post = {"json": stranger, "headers": {"Authorization": f"Bearer {other}"}}
+    answers = run(
+        app,
+        post,
+        post,
+        post,
+        ("POST", "/v1/submissions/batch", post[2]),
+        ("POST", "/v1/submissions", other_post),
+    )
+    assert [status for status, _h, _b in answers] == [202, 202, 429, 429, 202]
+    _status, headers, body = answers[2]
+    assert body["code"] == "RATE_LIMITED"
+    assert int(headers["Retry-After"]) == 2, "one request per 2 s: the next is due in 2 s"
+    assert len(publisher.records) == 3
+    assert observer.throttled == ["rate_limited", "rate_limited"]
+    assert observer.submissions == [202, 202, 202], "throttled requests are not refusals"
+
+
+class BlockingPublisher(RecordingPublisher):
+    """Holds every publish until released, as a broker that is slow to acknowledge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def publish(self, record: Mapping[str, Any]) -> Receipt:
+        self.started.set()
+        self.release.wait(10)
+        return super().publish(record)
+
+
+def test_over_the_in_flight_limit_is_503_at_once_and_nothing_queues() -> None:
+    publisher = BlockingPublisher()
+    observer = RecordingObserver()
+    config = GatewayConfig(bootstrap="127.0.0.1:9", max_in_flight=2)
+    app = create_app(config, TokenStore.from_mapping({TOKEN: "0412"}), publisher, observer)
+
+    async def go() -> list[tuple[int, Any, dict[str, Any]]]:
+        async with TestClient(TestServer(app)) as client:
+
+            async def post() -> tuple[int, Any, dict[str, Any]]:
+                response = await client.post(
+                    "/v1/submissions", json=submission_json(), headers=AUTH
+                )
+                return response.status, response.headers, await response.json()
+
+            held = [asyncio.create_task(post()) for _ in range(2)]
+            while app[ADMISSION].in_flight.count < 2:
+                await asyncio.sleep(0.01)
+            refused = await post()
+            publisher.release.set()
+            return [refused, *[await task for task in held]]
+
+    refused, *stored = asyncio.run(go())
+    assert refused[0] == 503
+    assert refused[2]["code"] == "OVERLOADED"
+    assert int(refused[1]["Retry-After"]) >= 1
+    assert [status for status, _h, _b in stored] == [202, 202]
+    assert observer.throttled == ["overloaded"]
+    assert sorted(observer.submissions) == [202, 202], "no Kafka failure was counted"
+    assert app[ADMISSION].in_flight.count == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "JSON_TOO_DEEP"),
+        (b'{"revision": ' + b"7" * 400 + b"}", "NUMBER_TOO_LONG"),
+        (b'{"location": {"latitude": 1e400}}', "NUMBER_NOT_FINITE"),
+        (b'{"location": {"latitude": NaN}}', "NUMBER_NOT_FINITE"),
+    ],
+)
+def test_pathological_json_over_http_is_400_never_500(body: bytes, code: str) -> None:
+    config = GatewayConfig(bootstrap="127.0.0.1:9", max_body_bytes=1024 * 1024)
+    app = create_app(config, TokenStore.from_mapping({TOKEN: "0412"}), RecordingPublisher())
+    headers = AUTH | {"Content-Type": "application/json"}
+    single, batch = run(
+        app,
+        ("POST", "/v1/submissions", {"data": body, "headers": headers}),
+        ("POST", "/v1/submissions/batch", {"data": body, "headers": headers}),
+    )
+    for status, _headers, answer in (single, batch):
+        assert status == 400, answer
+        assert answer["code"] == code
+
+
+def test_tokens_file_changes_reach_a_running_gateway(tmp_path: Path) -> None:
+    """Add, break, revoke: each seen within the reload interval, over real HTTP."""
+    path = tmp_path / "tokens.yaml"
+    added = new_token()
+    path.write_text(f'"{hashed_key(TOKEN)}": "0412"\n', encoding="utf-8")
+    observer = RecordingObserver()
+    config = GatewayConfig(bootstrap="127.0.0.1:9", tokens_reload_s=0.05)
+    tokens = ReloadingTokens({}, path)
+    app = create_app(config, tokens, RecordingPublisher(), observer)
+    other = submission_json()
+    other["enumeration"]["enumerator_id"] = "0413"
+
+    async def status(client: TestClient[Any, Any], token: str, document: Any) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await client.post("/v1/submissions", json=document, headers=headers)
+        return response.status
+
+    async def until(client: TestClient[Any, Any], token: str, doc: Any, wanted: int) -> float:
+        started = time.monotonic()
+        while await status(client, token, doc) != wanted:
+            assert time.monotonic() - started < 5, f"no {wanted} within 5 s"
+            await asyncio.sleep(0.02)
+        return time.monotonic() - started
+
+    def replace(text: str) -> None:
+        fresh = path.with_suffix(".new")
+        fresh.write_text(text, encoding="utf-8")
+        os.replace(fresh, path)
+
+    async def go() -> list[float]:
+        async with TestClient(TestServer(app)) as client:
+            assert await status(client, TOKEN, submission_json()) == 202
+            assert await status(client, added, other) == 401
+            replace(f'"{hashed_key(TOKEN)}": "0412"\n"{hashed_key(added)}": "0413"\n')
+            waits = [await until(client, added, other, 202)]
+            replace("{broken")  # a bad edit: the last good tokens stay
+            await asyncio.sleep(0.3)
+            assert await status(client, added, other) == 202
+            replace(f'"{hashed_key(TOKEN)}": "0412"\nrevoked: ["{hashed_key(added)}"]\n')
+            waits.append(await until(client, added, other, 401))
+            assert await status(client, TOKEN, submission_json()) == 202
+            return waits
+
+    waits = asyncio.run(go())
+    assert max(waits) < 1.0, waits
+    assert [outcome for outcome, _n in observer.reloads] == [
+        "loaded",
+        "reloaded",
+        "failed",
+        "reloaded",
+    ]
+    assert [n for _o, n in observer.reloads] == [1, 2, 2, 1]

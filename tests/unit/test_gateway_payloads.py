@@ -7,6 +7,11 @@ import pytest
 from schemas.limits import TOO_LARGE_CODE
 from schemas.validate import FieldError
 from streams.gateway.payloads import (
+    JSON_TOO_DEEP,
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_CHARS,
+    NUMBER_NOT_FINITE,
+    NUMBER_TOO_LONG,
     ItemResult,
     Problem,
     accepted,
@@ -15,6 +20,7 @@ from streams.gateway.payloads import (
     batch_status,
     error_body,
     is_json_content_type,
+    json_depth,
     not_acknowledged,
     parse_json,
     receipt_body,
@@ -155,3 +161,51 @@ def test_error_body_carries_a_code_only_when_there_is_one() -> None:
     assert "code" not in error_body("nope")
     assert "code" not in Problem(400, "x", [FieldError("a", "b")]).body()
     assert error_body("big", code="X") == {"error": "big", "code": "X"}
+
+
+# --- pathological JSON: always a 400 with a reason code, never another exception ------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, JSON_TOO_DEEP),  # the C parser would recurse
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, JSON_TOO_DEEP),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), JSON_TOO_DEEP),
+        (b"9" * 400, NUMBER_TOO_LONG),
+        (b'{"revision": ' + b"1" * 5_000 + b"}", NUMBER_TOO_LONG),  # int() refuses > 4,300
+        (b"0." + b"1" * 400, NUMBER_TOO_LONG),
+        (b"[1e400]", NUMBER_NOT_FINITE),
+        (b"-1e400", NUMBER_NOT_FINITE),
+        (b'{"x": NaN}', NUMBER_NOT_FINITE),
+        (b"[Infinity]", NUMBER_NOT_FINITE),
+        (b"-Infinity", NUMBER_NOT_FINITE),
+    ],
+)
+def test_pathological_json_is_400_with_a_reason_code(body: bytes, code: str) -> None:
+    with pytest.raises(Problem) as caught:
+        parse_json(body)
+    assert caught.value.status == 400
+    assert caught.value.code == code
+    assert caught.value.body()["code"] == code
+
+
+def test_what_is_at_the_limits_still_parses() -> None:
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert json_depth(deepest) == MAX_JSON_DEPTH
+    assert parse_json(deepest) is not None
+    longest = "-" + "9" * (MAX_NUMBER_CHARS - 1)
+    assert parse_json(longest.encode()) == int(longest)
+    assert parse_json(b"[1.7976931348623157e308, -0.0, 5e-324]") == [
+        1.7976931348623157e308,
+        -0.0,
+        5e-324,
+    ]
+
+
+def test_brackets_inside_strings_do_not_nest() -> None:
+    body = b'{"note": "[[[[{{{{ \\\" [[[[", "list": [[1], {"a": []}]}'
+    assert json_depth(body) == 4  # object > list > object > list
+    assert parse_json(body)["list"] == [[1], {"a": []}]
+    hidden = b'["' + b"[" * 10_000 + b'"]'
+    assert json_depth(hidden) == 1
