@@ -34,6 +34,7 @@ from simulator.verify import compare
 from streams import board as live_board
 from streams import local_kafka
 from streams.kafka_admin import broker_api_version, group_lag, metadata_answered
+from streams.secret_files import demo_secrets
 from streams.settings import Settings
 from streams.topics import (
     SUBMISSIONS,
@@ -115,6 +116,8 @@ class Demo:
     console: Console
     children: list[Child] = field(default_factory=list)
     interrupted: bool = False
+    #: Operator token the board sends to the worker's /board.
+    board_token: str | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -203,7 +206,10 @@ def _pipeline(demo: Demo, bootstrap: str) -> int:
         out.print(f"[red]writing the frame failed; see {frame.log}")
         return 1
     out.print(f"[green]✓[/] frame written to {settings.frame_directory.resolve()}")
-    worker = demo.spawn("worker", ["worker"], demo.env(bootstrap))
+    # a NIK key and an operator token made once per state directory, unless configured
+    secrets = demo_secrets(settings)
+    demo.board_token = secrets.operator_token
+    worker = demo.spawn("worker", ["worker"], demo.env(bootstrap, **secrets.env))
     _wait_http(worker, settings.web_port, "/healthz", out)
     tokens = settings.frame_directory.resolve() / "tokens.json"
     gateway = demo.spawn(
@@ -214,6 +220,11 @@ def _pipeline(demo: Demo, bootstrap: str) -> int:
         f"[green]✓[/] worker: http://127.0.0.1:{settings.web_port}/metrics, /progress, /board; "
         f"gateway: http://127.0.0.1:{settings.gateway_port}/v1/submissions"
     )
+    if secrets.operator_token_file is not None:
+        out.print(
+            '  operator pages need the token: curl -H "Authorization: Bearer '
+            f'$(cat {secrets.operator_token_file})" http://127.0.0.1:{settings.web_port}/board'
+        )
     simulator = demo.spawn(
         "simulate",
         [
@@ -262,7 +273,7 @@ def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[
     last: dict[str, Any] | None = None
     with Live(console=demo.console, refresh_per_second=2, transient=False) as live:
         while True:
-            board = live_board.fetch_board(settings.web_port)
+            board = live_board.fetch_board(settings.web_port, token=demo.board_token)
             last = board or last
             processed = ((board or {}).get("worker") or {}).get("processed", 0)
             events = rate.add(processed)
@@ -272,7 +283,7 @@ def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[
                 raise SystemExit(f"the worker stopped; see {worker.log}")
             if not simulator.alive() and group_lag(bootstrap, group, topics) == 0:
                 time.sleep(1.5)  # the last sink batch's rows become visible
-                last = live_board.fetch_board(settings.web_port) or last
+                last = live_board.fetch_board(settings.web_port, token=demo.board_token) or last
                 live.update(live_board.render(last, 0.0, "done"))
                 return last
             time.sleep(1.0)

@@ -21,11 +21,15 @@ from rich.table import Table
 from rich.text import Text
 
 
-def fetch_board(web_port: int, timeout_s: float = 5.0) -> dict[str, Any] | None:
-    """The worker's board JSON, or ``None`` while it does not answer."""
-    url = f"http://127.0.0.1:{web_port}/board"
+def fetch_board(
+    web_port: int, timeout_s: float = 5.0, *, token: str | None = None
+) -> dict[str, Any] | None:
+    """The worker's board JSON, or ``None`` while it does not answer (or refuses ``token``)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{web_port}/board")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
             body: dict[str, Any] = json.loads(answer.read())
             return body
     except (urllib.error.URLError, OSError, ValueError):

@@ -8,18 +8,29 @@ operators paste ``regsosek config`` output into chat and tickets.
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.errors import ConfigurationError
 from streams.kafka_security import SaslMechanism, SecurityProtocol, combination_problem
 
 ENV_PREFIX = "REGSOSEK_"
 MASK = "****"
+#: ``REGSOSEK_<NAMESPACE>_*`` variables that belong to a command's own options (click
+#: ``envvar``s of ``simulate``, ``demo``, the benchmark) or to test hooks, not to Settings.
+COMMAND_NAMESPACES = ("SIMULATE_", "DEMO_", "BENCH_", "TEST_")
+#: Shortest NIK HMAC key accepted (bytes): HMAC-SHA256's block-strength key.
+NIK_KEY_MIN_BYTES = 32
+#: Keys that shipped as defaults or in examples once: never a real key.
+KNOWN_WEAK_KEYS = frozenset({"change-me", "changeme", "secret"})
 #: Western Indonesia Time (UTC+7), where Jember and most fieldwork hours are.
 WIB = timezone(timedelta(hours=7), "WIB")
 
@@ -30,8 +41,6 @@ def default_cache_dir() -> Path:
     Kept outside the state directory so a test run with a throwaway state
     directory, or ``rm -rf .regsosek``, does not download Kafka again.
     """
-    import os  # noqa: PLC0415 - the one place a default depends on the environment
-
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
     return base / "regsosek"
@@ -113,6 +122,16 @@ class Settings(BaseSettings):
     web_host: str = Field(
         "127.0.0.1",
         description="Address the worker's HTTP server listens on (0.0.0.0 in containers).",
+    )
+    operator_tokens: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer tokens of operators, comma-separated: every worker page but "
+        "/healthz, /readyz and /metrics needs one (kept only as SHA-256 in memory).",
+    )
+    operator_tokens_file: Path | None = Field(
+        None,
+        description="File of operator tokens, one a line (adds to the above); re-read when it "
+        "changes, so removing a line revokes a token.",
     )
     gateway_port: int = Field(8080, description="HTTP gateway port for field apps.")
     gateway_host: str = Field(
@@ -206,9 +225,32 @@ class Settings(BaseSettings):
         "second core); false keeps them in a thread of the worker.",
     )
     nik_hmac_key: SecretStr = Field(
-        SecretStr("change-me"), description="Key of the HMAC that stands in for NIK in analytics."
+        SecretStr(""),
+        description="Key of the HMAC that stands in for NIK in analytics: at least 32 bytes; "
+        "no default (the worker refuses to start without one; `make demo` makes one).",
+    )
+    nik_hmac_key_file: Path | None = Field(
+        None,
+        description="File holding the NIK HMAC key (read when the worker starts); instead of "
+        "the above.",
     )
     log_level: str = Field("INFO", description="Python log level.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: Any) -> Any:
+        """A mistyped ``REGSOSEK_*`` variable is an error, not a silently ignored setting."""
+        problems = unknown_variables(os.environ, cls.model_fields)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
+
+    @model_validator(mode="after")
+    def _one_nik_key_source(self) -> Settings:
+        """Two keys would leave it to chance which one hashes the NIKs."""
+        if self.nik_hmac_key.get_secret_value() and self.nik_hmac_key_file is not None:
+            raise ValueError("set nik_hmac_key or nik_hmac_key_file, not both")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -263,18 +305,40 @@ class Settings(BaseSettings):
         """Host of the first bootstrap server."""
         return self.kafka_bootstrap.split(",")[0].strip().rsplit(":", 1)[0]
 
+    def nik_key(self) -> bytes:
+        """The NIK HMAC key; refused when missing, a known default or shorter than 32 bytes.
+
+        Read and checked where the key is used (the worker's start), not for every
+        command: ``regsosek config`` must still show what is wrong.
+        """
+        key = self.nik_hmac_key.get_secret_value()
+        if self.nik_hmac_key_file is not None:
+            try:
+                key = self.nik_hmac_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"nik_hmac_key_file {self.nik_hmac_key_file}: {exc.strerror or exc}"
+                ) from exc
+        how = (
+            f"set {self.env_name('nik_hmac_key_file')} to a file holding a random key, e.g. "
+            "`python -c 'import secrets; print(secrets.token_hex(32))' > nik.key`, "
+            "`chmod 600 nik.key`"
+            " (it must stay the same for the whole census: it keys members.nik_hash)"
+        )
+        if not key:
+            raise ConfigurationError(f"no NIK HMAC key: {how}")
+        if key.lower() in KNOWN_WEAK_KEYS:
+            raise ConfigurationError(f"the NIK HMAC key is a known default: {how}")
+        if len(key.encode()) < NIK_KEY_MIN_BYTES:
+            raise ConfigurationError(
+                f"the NIK HMAC key has {len(key.encode())} bytes, fewer than "
+                f"{NIK_KEY_MIN_BYTES}: {how}"
+            )
+        return key.encode()
+
     def masked(self) -> dict[str, str]:
-        """Every setting as text, with passwords in DSNs and URLs and all secrets hidden."""
-        shown: dict[str, str] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if name in {"clickhouse_dsn", "schema_registry_url"}:
-                shown[name] = mask_url(value.get_secret_value()) if value else ""
-            elif isinstance(value, SecretStr):
-                shown[name] = MASK if value.get_secret_value() else ""
-            else:
-                shown[name] = str(value)
-        return shown
+        """Every setting as text, secrets hidden whatever their shape (see :func:`mask_value`)."""
+        return {name: mask_value(name, getattr(self, name)) for name in type(self).model_fields}
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -288,11 +352,69 @@ def _present(value: Any) -> bool:
     return bool(value)
 
 
+#: Parts of a name that say its value is a credential, in a field or a URL's query.
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "auth")
+
+
+def _secret_name(name: str) -> bool:
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+def mask_value(name: str, value: Any) -> str:
+    """One setting as ``regsosek config`` shows it.
+
+    ``SecretStr``: a URL keeps all but its password and secret query values,
+    anything else is ``****``. Paths (key and token files) show the path only,
+    never the content. A plain value named like a credential is masked too, and
+    URLs inside plain values lose their passwords, in case a secret arrives
+    through a field that was not declared secret.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        if not secret:
+            return ""
+        return mask_url(secret) if "://" in secret else MASK
+    if isinstance(value, Path):
+        return str(value)
+    text = str(value)
+    if _secret_name(name) and not isinstance(value, bool | int | float):
+        return MASK if text else ""
+    return ",".join(mask_url(part) if "://" in part else part for part in text.split(","))
+
+
 def mask_url(url: str) -> str:
-    """Hide the password of ``scheme://user:password@host/...``; keep everything else."""
+    """Hide the password of ``scheme://user:password@host/...`` and secret query values."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}"))
+    changed = False
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:{MASK}@{netloc}")
+        changed = True
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(_secret_name(key) for key, _ in pairs):
+        hidden = [(key, MASK if _secret_name(key) else value) for key, value in pairs]
+        parts = parts._replace(query=urlencode(hidden, safe="*"))
+        changed = True
+    return urlunsplit(parts) if changed else url
+
+
+def unknown_variables(environ: Mapping[str, str], fields: Iterable[str]) -> list[str]:
+    """One message per ``REGSOSEK_*`` variable that no setting reads, naming the closest one.
+
+    Variables of a command's own namespace (:data:`COMMAND_NAMESPACES`) are left
+    to that command. Names are compared case-insensitively, as pydantic reads them.
+    """
+    known = {ENV_PREFIX + field.upper() for field in fields}
+    problems = []
+    for variable in sorted(environ):
+        name = variable.upper()
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        if name[len(ENV_PREFIX) :].startswith(COMMAND_NAMESPACES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"unknown setting {variable}{hint}")
+    return problems

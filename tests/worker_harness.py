@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -56,6 +57,9 @@ class WorkerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     entry: Sequence[str] = WORKER_ENTRY
     web_port: int = field(default_factory=free_port)
+    #: Secrets of this worker, random per test (a worker refuses to start without a key).
+    operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    nik_key: str = field(default_factory=lambda: secrets.token_hex(32))
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -68,6 +72,8 @@ class WorkerProcess:
             "REGSOSEK_TOPIC_PARTITIONS": "3",
             "REGSOSEK_STATE_DIR": str(self.state_dir),
             "REGSOSEK_WEB_PORT": str(self.web_port),
+            "REGSOSEK_OPERATOR_TOKENS": self.operator_token,
+            "REGSOSEK_NIK_HMAC_KEY": self.nik_key,
             # TEST_WORKER_LOG_LEVEL=INFO shows Faust's assignment and recovery in worker-N.log
             "REGSOSEK_LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "WARNING"),
             "PYTHONPATH": str(ROOT),
@@ -95,9 +101,11 @@ class WorkerProcess:
         raise AssertionError(f"worker not up in time: {self.log.read_text()[-3000:]}")
 
     def page(self, path: str) -> Any:
-        """JSON of a worker page, or ``None`` when it does not answer (any status)."""
+        """JSON of a worker page, asked with its operator token; ``None`` if nothing answers."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}")
+        request.add_header("Authorization", f"Bearer {self.operator_token}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310 - http:// above
                 return json.loads(r.read())
         except urllib.error.HTTPError as exc:
             return json.loads(exc.read() or b"null")

@@ -20,8 +20,10 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
-from schemas.errors import RegsosekError
+from schemas.errors import ConfigurationError, RegsosekError
+from streams.secret_files import private_directory
 from streams.settings import Settings
 
 #: Entry-point group through which installed tools add commands (name = command name).
@@ -59,15 +61,34 @@ def cli(ctx: click.Context) -> None:
 
     Configuration comes from REGSOSEK_* environment variables; see `regsosek config`.
     """
-    settings = Settings()
+    settings = read_settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:  # before any command writes there: everything below it is then private
+        private_directory(settings.state_dir)
+    except OSError as exc:  # not ours (a mounted volume): the command says what it cannot do
+        logging.getLogger(__name__).warning(
+            "state directory %s not made private: %s", settings.state_dir, exc
+        )
     if settings.log_level.upper() != "DEBUG":
         # kafka-python logs every refused connection at ERROR; our commands say it once.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
     ctx.obj = settings
+
+
+def read_settings() -> Settings:
+    """The settings, or one line per problem; values are not echoed (they may be secrets)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{Settings.env_name(str(error['loc'][0])) + ': ' if error['loc'] else ''}"
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigurationError(f"bad settings: {problems}") from None
 
 
 def plug_in(group: click.Group, declared: Iterable[EntryPoint]) -> None:

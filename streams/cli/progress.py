@@ -28,6 +28,7 @@ from rich.table import Table
 from schemas.errors import ClickHouseError, RegsosekError
 from sinks.clickhouse import client_from_dsn, parse_dsn
 from sinks.queries import DIMENSIONS, progress_json
+from streams.secret_files import client_token
 from streams.settings import Settings
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -102,7 +103,12 @@ def source(
     dsn = settings.clickhouse_dsn.get_secret_value()
     if parse_dsn(dsn).embedded and not direct:
         host, port = worker_host(settings.web_host), settings.web_port
-        return (lambda by, district: from_worker(port, by, district, host=host)), lambda: None
+        token = client_token(settings)
+
+        def ask_worker(by: str, district: str | None) -> list[dict[str, Any]]:
+            return from_worker(port, by, district, host=host, token=token)
+
+        return ask_worker, lambda: None
     client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     db = database or settings.clickhouse_database
 
@@ -124,12 +130,19 @@ def from_worker(
     *,
     host: str = "127.0.0.1",
     timeout_s: float = 30.0,
+    token: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows from the worker's ``GET /progress`` (a list, or ``{"rows": [...]}``)."""
+    """Rows from the worker's ``GET /progress`` (a list, or ``{"rows": [...]}``).
+
+    ``token`` is an operator token (REGSOSEK_OPERATOR_TOKENS[_FILE]): the worker
+    answers 401/403 without one.
+    """
     query = urlencode({"by": by} | ({"district": district} if district else {}))
-    url = f"http://{host}:{port}/progress?{query}"
+    request = urllib.request.Request(f"http://{host}:{port}/progress?{query}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http:// built above
             body = json.load(response)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")[:200]

@@ -20,6 +20,7 @@ from streams import topics as names
 from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 from streams.worker import faust_fixes
+from streams.worker.auth import OperatorTokens, middleware
 
 DEDUP_TABLE = "household-dedup"
 
@@ -49,8 +50,21 @@ def build_app(settings: Settings) -> WorkerApp:
         store="memory://",
         datadir=str(settings.state_dir / "faust"),
         web_enabled=True,
+        # web_host only names the URL Faust advertises; web_bind is the address it listens on
+        # (Faust's default: every interface).
         web_host=settings.web_host,
+        web_bind=settings.web_host,
         web_port=settings.web_port,
+        # Faust's own pages (table contents by key, agent graph, internals) are not served;
+        # every remaining page but health and /metrics asks for an operator token.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options={
+            "middlewares": [middleware(OperatorTokens.from_settings(settings))]
+        },
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",

@@ -46,6 +46,7 @@ from streams.worker.observer import Fanout, WorkerStats, consumed_topics, freshn
 from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher
+from streams.worker.reads import READ_ONLY, Reads
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -82,7 +83,7 @@ def compute_setup(settings: Settings) -> ComputeSetup:
         fieldwork_start=settings.fieldwork_start,
         fieldwork_end=settings.fieldwork_end,
         registry_url=url.get_secret_value() if url else None,
-        nik_key=settings.nik_hmac_key.get_secret_value().encode(),
+        nik_key=settings.nik_key(),
     )
 
 
@@ -139,6 +140,7 @@ def create_worker(
 
     ``registry`` receives the worker's metrics (a fresh one when not given).
     """
+    setup = compute_setup(settings)  # refuses a missing or weak NIK key before anything starts
     regions = load_regions(settings.regions_file or DEFAULT_REGIONS_FILE)
     frame = load_frame(settings.frame_directory)
     if frame.empty:
@@ -179,7 +181,7 @@ def create_worker(
 
     url = settings.schema_registry_url
     schemas = registry_from_url(url.get_secret_value() if url else None)
-    pool = ComputePool(compute_setup(settings), child=settings.process_in_child)
+    pool = ComputePool(setup, child=settings.process_in_child)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
     processing = ProcessingStage(
         pool=pool,
@@ -194,10 +196,13 @@ def create_worker(
         should_stop=lambda: bool(wapp.app.should_stop),
     )
     _attach_agents(wapp, settings, processing, observer)
+    # the pages' reads: a client and thread of their own, read-only (streams/worker/reads.py)
+    reads = Reads(client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file, settings=READ_ONLY))
     web.install(
         wapp.app,
         stats=stats,
-        client=client,
+        reads=reads,
+        database=database,
         executor=executor,
         bootstrap=settings.kafka_bootstrap,
         security=security,
@@ -205,7 +210,7 @@ def create_worker(
         commit_stall_s=settings.commit_stall_seconds,
     )
     _watch_commits(wapp.app, observer)
-    install_board(wapp.app, stats=stats, client=client, executor=executor, database=database)
+    install_board(wapp.app, stats=stats, reads=reads, database=database)
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, pool, monitoring)
 
