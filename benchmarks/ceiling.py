@@ -42,6 +42,8 @@ from sinks.clickhouse import client_from_dsn
 from sinks.migrations import migrate
 from sinks.rows import household_blocks
 from sinks.writer import ClickHouseWriter, dedup_token
+from streams.kafka_security import KafkaSecurity
+from streams.settings import Settings
 
 DATABASE = "regsosek"
 COUNT_SQL = "SELECT count() FROM regsosek.households FINAL"
@@ -91,6 +93,8 @@ async def run(args: argparse.Namespace) -> CeilingResult:
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
+        # the same REGSOSEK_KAFKA_* security as the platform's clients (PLAINTEXT by default)
+        **KafkaSecurity.from_settings(Settings()).aiokafka(),
     )
     await consumer.start()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")

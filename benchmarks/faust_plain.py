@@ -44,6 +44,8 @@ from benchmarks.bare import (
     peak_rss_mb,
     stored_households,
 )
+from streams.kafka_security import KafkaSecurity
+from streams.settings import Settings
 
 
 @dataclass
@@ -87,6 +89,8 @@ def build(args: argparse.Namespace, datadir: Path) -> tuple[Any, Progress]:
         # the same fetch size as the bare path's, a buffer for two batches (the worker's)
         consumer_max_fetch_size=8 * 1024 * 1024,
         stream_buffer_maxsize=2 * args.batch,
+        # the same REGSOSEK_KAFKA_* security as the worker's app (nothing for PLAINTEXT)
+        **KafkaSecurity.from_settings(Settings()).faust(),
     )
     app.sensors.add(FirstMessage(progress))
     topic = app.topic(args.topic, key_type=bytes, value_type=bytes)

@@ -27,6 +27,7 @@ from benchmarks.worker_entry import LOG_ENV
 from benchmarks.workload import EncodedHousehold, stamped
 from streams import local_kafka
 from streams.kafka_admin import group_lag
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.sdk import ProducerOptions
 from streams.topics import (
     SUBMISSIONS,
@@ -72,23 +73,32 @@ def broker_pid(spec: local_kafka.BrokerSpec) -> int | None:
     return local_kafka.read_pid(spec.layout)
 
 
-def create_topics(bootstrap: str, prefix: str, partitions: int) -> str:
+def create_topics(
+    bootstrap: str, prefix: str, partitions: int, security: KafkaSecurity = PLAINTEXT
+) -> str:
     """The submissions topic and the worker's two output topics; returns the submissions topic."""
     names = [named(t, prefix) for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)]
-    ensure_topics(bootstrap, [TopicSpec(name, partitions, 1) for name in names])
+    specs = [TopicSpec(name, partitions, 1) for name in names]
+    ensure_topics(bootstrap, specs, security=security)
     return names[0]
 
 
-def producer(bootstrap: str) -> Any:
+def producer(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> Any:
     """A producer configured as the SDK's (acks=all, idempotent, gzip, linger 5 ms)."""
-    config = ProducerOptions(client_id="regsosek-bench").producer_config(bootstrap)
+    options = ProducerOptions(client_id="regsosek-bench", security=security)
+    config = options.producer_config(bootstrap)
     return KafkaProducer(**config)
 
 
-def preload(bootstrap: str, topic: str, households: Sequence[EncodedHousehold]) -> float:
+def preload(
+    bootstrap: str,
+    topic: str,
+    households: Sequence[EncodedHousehold],
+    security: KafkaSecurity = PLAINTEXT,
+) -> float:
     """Publish every household as fast as possible; returns the seconds it took."""
     started = time.monotonic()
-    out = producer(bootstrap)
+    out = producer(bootstrap, security)
     try:
         for household in households:
             ms = int(time.time() * 1000)

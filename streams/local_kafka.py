@@ -406,6 +406,7 @@ def _prepare_secure(spec: BrokerSpec, java: str) -> tuple[str, list[str]]:
     if not Path(keytool).exists():
         keytool = find_tool("keytool", "install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
     layout = spec.secure_layout
+    spec.layout.root.chmod(secure_mode.PRIVATE_DIR)  # its data holds the submissions in clear
     passwords = secure_mode.ensure_passwords(layout)
     secure_mode.ensure_certificates(layout, keytool, spec.host, passwords["store"])
     block = secure_mode.security_properties(layout, passwords)
