@@ -22,8 +22,11 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas.catalog import subject_for
+from schemas.errors import ClickHouseError
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroSerializer
+from streams.board import fetch_board
+from streams.cli.progress import from_worker
 from streams.topics import SUBMISSIONS, named
 from tests import builders as b
 from tests.backends import KafkaBackend
@@ -123,6 +126,18 @@ def test_public_and_protected_pages(worker: WorkerProcess) -> None:
     # Faust's own pages (table contents by key, internals) are not served at all
     for path in ("/router", "/table/household-dedup", "/graph", "/performance"):
         assert ask(port, path, token=token)[0] == 404, path
+
+
+def test_board_and_progress_clients_send_the_token(worker: WorkerProcess) -> None:
+    """What the demo's board and `regsosek progress` (embedded mode) do."""
+    board = fetch_board(worker.web_port, token=worker.operator_token)
+    assert board is not None and "districts" in board and "worker" in board
+    assert fetch_board(worker.web_port) is None  # refused without one
+    assert isinstance(
+        from_worker(worker.web_port, "district", None, token=worker.operator_token), list
+    )
+    with pytest.raises(ClickHouseError, match="401"):
+        from_worker(worker.web_port, "district", None)
 
 
 @pytest.mark.parametrize(
