@@ -200,9 +200,26 @@ def _scalar_from_json(node: Any, value: Any) -> Any:
         if not isinstance(value, str):
             raise _Invalid(f"expected enum symbol (string), got {_shown(value)}")
         return value  # symbol membership is the validator's job (it lists the allowed ones)
+    return _number_from_json(kind, value)
+
+
+def _number_from_json(kind: str, value: Any) -> Any:
+    """Numbers as the Avro type wants them; anything else as it came (the validator judges)."""
     if kind in {"float", "double"} and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    return value  # null, boolean, int, long, float, string: JSON already has the type
+    if kind in {"int", "long"}:
+        return _integral(value)
+    return value  # null, boolean, float, string: JSON already has the type
+
+
+def _integral(value: Any) -> Any:
+    """``12.0`` as ``12``: JSON (and JSON Schema's "integer") does not tell 12.0 from 12.
+
+    Anything else is left for the validator to report (12.5, "12", booleans).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _parse_date(value: Any) -> dt.date:
@@ -215,6 +232,7 @@ def _parse_date(value: Any) -> dt.date:
 
 
 def _parse_timestamp(value: Any) -> dt.datetime:
+    value = _integral(value)
     if isinstance(value, int) and not isinstance(value, bool):
         try:
             return _EPOCH + dt.timedelta(milliseconds=value)

@@ -41,10 +41,15 @@ _PRIMITIVE: dict[str, dict[str, Any]] = {
     "bytes": {"type": "string", "contentEncoding": "base64"},
 }
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+#: Epoch milliseconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the
+#: timestamps a Python datetime (and so JsonForm) can hold.
+EPOCH_MS_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
+
+
 _TIMESTAMP = {
     "anyOf": [
         {"type": "string", "format": "date-time"},
-        {"type": "integer", "minimum": INT64[0], "maximum": INT64[1]},
+        {"type": "integer", "minimum": EPOCH_MS_RANGE[0], "maximum": EPOCH_MS_RANGE[1]},
     ],
     "description": "ISO-8601 with a UTC offset, or epoch milliseconds.",
 }
@@ -52,7 +57,7 @@ _TIMESTAMP = {
 _LOGICAL: dict[tuple[Any, Any], dict[str, Any]] = {
     ("date", "int"): _DATE,
     ("timestamp-millis", "long"): _TIMESTAMP,
-    ("timestamp-micros", "long"): _TIMESTAMP,
+    ("timestamp-micros", "long"): _TIMESTAMP,  # JsonForm reads integers as milliseconds
 }
 
 

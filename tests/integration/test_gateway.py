@@ -12,7 +12,8 @@ import http.client
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +23,8 @@ from schemas.jsonform import to_json
 from schemas.limits import MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
-from streams.gateway.app import GatewayConfig, create_app
-from streams.gateway.auth import TokenStore
+from streams.gateway.app import GatewayConfig, create_app, token_source_from_settings
+from streams.gateway.auth import TokenStore, hashed_key
 from streams.sdk import ProducerOptions, SubmissionPublisher
 from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics, topic_configs
@@ -353,3 +354,70 @@ def test_kafka_down_is_503_fast_with_retry_after(unique_topic: Callable[[str], s
     assert [item["status"] for item in batch.body["results"]] == [503, 503]
     assert ready.status == 503
     assert elapsed < 20
+
+
+def test_tokens_file_rotation_and_revocation_on_a_running_gateway(
+    kafka: KafkaBackend, topic: str, tmp_path: Path
+) -> None:
+    """A digest added to the file is honoured, a revoked one refused, within the interval.
+
+    The gateway is built as ``regsosek gateway`` builds it (settings with a tokens
+    file of digests), served on a real port, publishing to the real broker.
+    """
+    path = tmp_path / "tokens.yaml"
+    path.write_text(f'"{hashed_key(TOKEN_0412)}": "0412"\n', encoding="utf-8")
+    settings = Settings(
+        kafka_bootstrap=kafka.bootstrap,
+        gateway_tokens_file=path,
+        gateway_tokens_reload_seconds=0.2,
+        gateway_kafka_timeout_ms=10_000,
+    )
+    config = replace(GatewayConfig.from_settings(settings), max_body_bytes=MAX_BODY)
+    tokens = token_source_from_settings(settings)
+    publisher = SubmissionPublisher(kafka.bootstrap, LocalRegistry(), topic=topic)
+    running = RunningGateway(create_app(config, tokens, publisher))
+    other = submission(household_id="hh-0413")
+    other["enumeration"]["enumerator_id"] = "0413"
+
+    accepted: list[str] = []  # household ids answered 202, so on the topic
+
+    def post(token: str, document: Any) -> Answer:
+        answer = running.request("POST", "/v1/submissions", document, token=token)
+        if answer.status == 202:
+            accepted.append(document["household_id"])
+        return answer
+
+    def until(token: str, document: Any, status: int) -> tuple[Answer, float]:
+        started = time.monotonic()
+        while True:
+            answer = post(token, document)
+            elapsed = time.monotonic() - started
+            if answer.status == status or elapsed > 10:
+                return answer, elapsed
+
+    try:
+        first = post(TOKEN_0412, submission())
+        before = post(TOKEN_0413, other)
+        path.write_text(
+            f'"{hashed_key(TOKEN_0412)}": "0412"\n"{hashed_key(TOKEN_0413)}": "0413"\n',
+            encoding="utf-8",
+        )
+        added, added_after = until(TOKEN_0413, other, 202)
+        path.write_text(
+            f'"{hashed_key(TOKEN_0412)}": "0412"\n"{hashed_key(TOKEN_0413)}": "0413"\n'
+            f'revoked: ["{hashed_key(TOKEN_0412)}"]\n',
+            encoding="utf-8",
+        )
+        revoked, revoked_after = until(TOKEN_0412, submission(), 401)
+        refused_after = post(TOKEN_0412, submission())
+    finally:
+        running.stop()
+    assert first.status == 202, first.body
+    assert before.status == 401
+    assert added.status == 202, added.body
+    assert revoked.status == 401, revoked.body
+    assert max(added_after, revoked_after) < 2.0, (added_after, revoked_after)
+    assert refused_after.status == 401
+    stored = sorted(m.key.decode() for m in read_topic(kafka.bootstrap, topic))
+    assert stored == sorted(accepted), "every 202 is on the topic, nothing after the revocation"
+    assert other["household_id"] in stored

@@ -117,3 +117,17 @@ def test_not_an_object(form: JsonForm) -> None:
     with pytest.raises(SchemaValidationError) as caught:
         form.from_json([1, 2])
     assert [e.path for e in caught.value.errors] == [""]
+
+
+def test_integral_floats_are_integers_as_json_schema_says(form: JsonForm) -> None:
+    """``12.0`` is an integer to JSON Schema (and so to the OpenAPI document); 12.5 is not."""
+    obj = form.to_json(builders.household_submission())
+    obj["revision"] = 3.0
+    obj["enumeration"]["started_at"] = 1666231500000.0
+    record = form.from_json(obj)
+    assert record["revision"] == 3
+    assert type(record["revision"]) is int
+    assert record["enumeration"]["started_at"] == dt.datetime(2022, 10, 20, 2, 5, tzinfo=dt.UTC)
+    obj["revision"] = 3.5
+    with pytest.raises(SchemaValidationError, match="revision: expected int"):
+        form.from_json(obj)
