@@ -111,7 +111,7 @@ def clickhouse_panels() -> list[tuple[str, str]]:
     """(where, SQL) of every ClickHouse panel target."""
     return [
         (f"{board} / {title}", str(target["rawSql"]))
-        for board, title, target in dashboard_targets("grafana-clickhouse-datasource")
+        for board, title, target in dashboard_targets("mysql")
     ]
 
 
