@@ -57,6 +57,6 @@ def new(enumerator_id: str) -> None:
         raise click.BadParameter("empty enumerator id", param_hint="ENUMERATOR_ID")
     secret = new_token()
     click.echo(f"token for enumerator {enumerator} (shown once, give it to their app only):")
-    click.echo(f"  {secret}")
+    click.echo(secret)
     click.echo("line for REGSOSEK_GATEWAY_TOKENS_FILE (YAML; in a JSON file add a comma):")
-    click.echo(f'  "{hashed_key(secret)}": "{enumerator}"')
+    click.echo(f'"{hashed_key(secret)}": "{enumerator}"')
