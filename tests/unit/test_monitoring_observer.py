@@ -359,3 +359,20 @@ def test_gateway_observer_sorts_submission_outcomes() -> None:
 def test_gateway_without_observer_has_no_metrics_route() -> None:
     app = create_app(GatewayConfig(bootstrap="127.0.0.1:1"), TokenStore(), Publisher())
     assert "/metrics" not in {r.resource.canonical for r in app.router.routes() if r.resource}
+
+
+def test_gateway_observer_counts_throttles_and_token_reloads() -> None:
+    observer = PrometheusGatewayObserver.create(CollectorRegistry())
+    observer.on_throttled("rate_limited")
+    observer.on_throttled("rate_limited")
+    observer.on_throttled("overloaded")
+    observer.on_token_reload("loaded", 40)
+    observer.on_token_reload("failed", 40)
+    observer.on_token_reload("reloaded", 39)
+    sample = observer.registry.get_sample_value
+    throttled = "regsosek_gateway_throttled_requests_total"
+    assert sample(throttled, {"reason": "rate_limited"}) == 2
+    assert sample(throttled, {"reason": "overloaded"}) == 1
+    reloads = "regsosek_gateway_token_reloads_total"
+    assert [sample(reloads, {"outcome": o}) for o in ("loaded", "failed", "reloaded")] == [1, 1, 1]
+    assert sample("regsosek_gateway_tokens") == 39
