@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The project's own services (gateway, worker and one-shot commands such as
-# `topics create`) run from this one image. The entrypoint is the `regsosek` CLI;
+# The project's own services (gateway, worker, one-shot commands such as
+# `topics create`, and the compose stack's `init` service) run from this one image. The entrypoint is the `regsosek` CLI;
 # docker-compose.yml picks the command and configures everything through
 # REGSOSEK_* environment variables (see `regsosek config`). Healthchecks live in
 # the compose file, next to the ports they probe.
@@ -57,6 +57,11 @@ RUN groupadd --system --gid 10001 regsosek \
     && install -d -o regsosek -g regsosek -m 0750 /data
 
 COPY --from=build /opt/venv /opt/venv
+
+# The compose `init` service (deploy/compose/init.py) makes the stack's CA and
+# certificates with openssl, which Debian's ca-certificates brings along: fail
+# the build here, not at the first `docker compose up`, if a base image drops it.
+RUN openssl version > /dev/null
 
 USER 10001:10001
 WORKDIR /home/regsosek
