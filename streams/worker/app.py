@@ -41,6 +41,24 @@ def broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{server.strip()}" for server in bootstrap.split(",") if server)
 
 
+def changelog_spec(wapp: WorkerApp, settings: Settings) -> names.TopicSpec:
+    """The dedup table's changelog topic as Faust would declare it (compacted, table partitions).
+
+    The worker creates it before Faust starts: Faust declares it while its consumer
+    already subscribes, and on a fresh cluster the group's first assignment can miss
+    a topic created a moment earlier ("Ignoring missing topic"), leaving the table
+    without partitions until the next metadata refresh, minutes later. Seen with the
+    secure broker under load.
+    """
+    return names.TopicSpec(
+        name=wapp.dedup.changelog_topic.get_topic_name(),
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        configs={"cleanup.policy": "compact"},
+        purpose="the worker's dedup table (Faust changelog)",
+    )
+
+
 def build_app(settings: Settings) -> WorkerApp:
     """The Faust app of one worker process."""
     faust_fixes.apply()

@@ -37,7 +37,7 @@ from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 from streams.topics import desired_topics, ensure_topics
 from streams.worker import diagnostics, web
-from streams.worker.app import WorkerApp, build_app
+from streams.worker.app import WorkerApp, build_app, changelog_spec
 from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.diagnostics import commit_progress
@@ -157,6 +157,7 @@ def create_worker(
     security = KafkaSecurity.from_settings(settings)
     ensure_topics(settings.kafka_bootstrap, desired_topics(settings), security=security)
     wapp = build_app(settings)
+    ensure_topics(settings.kafka_bootstrap, [changelog_spec(wapp, settings)], security=security)
     stats = WorkerStats()
     monitoring = instrument_worker(
         wapp.app,
