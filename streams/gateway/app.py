@@ -100,11 +100,11 @@ class GatewayConfig:
     max_batch_items: int = 200
     kafka_timeout_ms: int = 10_000
     retry_after_s: int = RETRY_AFTER_S
-    security: KafkaSecurity = PLAINTEXT
     rate_per_token: float = 10.0
     rate_burst: int = 40
     max_in_flight: int = 128
     tokens_reload_s: float = 5.0
+    security: KafkaSecurity = PLAINTEXT
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
