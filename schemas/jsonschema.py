@@ -4,7 +4,7 @@ The gateway's OpenAPI document describes the request body that
 :class:`~schemas.jsonform.JsonForm` accepts; deriving that description from the
 ``.avsc`` file, instead of writing it by hand, keeps the HTTP contract equal to
 the Avro one (``streams/gateway/contract.py`` writes it into
-``docs/openapi.yaml`` and a test checks they agree). The mapping follows
+``streams/gateway/openapi.yaml`` and a test checks they agree). The mapping follows
 JsonForm and the record validator: a record is a closed object whose fields
 without a default are required; a nullable field is its value or ``null``; an
 enum is its symbol; ``int``/``long`` are integers in their 32/64-bit range; a

@@ -8,5 +8,5 @@ downstream (processors, sinks) and nothing from monitoring on the hot path.
 
 Modules: :mod:`auth` (bearer tokens, pure), :mod:`payloads` (parsing and
 response shapes, pure), :mod:`service` (JSON -> record -> Kafka, blocking),
-:mod:`app` (aiohttp wiring). The contract is ``docs/openapi.yaml``.
+:mod:`app` (aiohttp wiring). The contract is ``streams/gateway/openapi.yaml``.
 """

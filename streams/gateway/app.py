@@ -76,7 +76,8 @@ from streams.topics import SUBMISSIONS, named
 
 log = logging.getLogger(__name__)
 
-OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+#: The contract ships inside the package (package data), so an installed gateway serves it.
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 KAFKA_THREADS = 32
 RETRY_AFTER_S = 5
 WWW_AUTHENTICATE = 'Bearer realm="regsosek"'
@@ -287,9 +288,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(_request: web.Request) -> web.Response:
-    """The API contract (docs/openapi.yaml, checked in)."""
+    """The API contract (openapi.yaml beside this module, installed as package data)."""
     if not OPENAPI_FILE.is_file():
-        raise Problem(404, "docs/openapi.yaml is not installed with this gateway")
+        raise Problem(404, "openapi.yaml is not installed with this gateway")
     text = OPENAPI_FILE.read_text(encoding="utf-8")
     return web.Response(text=text, content_type="application/yaml")
 

@@ -1,11 +1,11 @@
-"""The request schemas of ``docs/openapi.yaml``, generated from the Avro contract.
+"""The request schemas of ``streams/gateway/openapi.yaml``, generated from the Avro contract.
 
 The hand-written part of the document (paths, answers, error bodies) ends at
 :data:`MARKER`; everything after it is the JSON Schema of
 ``HouseholdSubmission.avsc`` and its named types (:mod:`schemas.jsonschema`),
 so the HTTP contract cannot drift from the Avro one. After a schema change::
 
-    .venv/bin/python -m streams.gateway.contract          # rewrite docs/openapi.yaml
+    .venv/bin/python -m streams.gateway.contract          # rewrite streams/gateway/openapi.yaml
     .venv/bin/python -m streams.gateway.contract --check  # exit 1 when it is stale
 
 ``tests/unit/test_gateway_contract.py`` runs the check, and checks that the
@@ -23,7 +23,7 @@ import yaml
 from schemas.catalog import load_schema
 from schemas.jsonschema import json_schemas
 
-OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 SCHEMA = "HouseholdSubmission"
 MARKER = (
     f"    # --- generated from schemas/{SCHEMA}.avsc by"

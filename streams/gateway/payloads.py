@@ -10,7 +10,7 @@ A refusal with a stable reason code also carries ``"code"`` (a submission over
 the size limit: ``{"error": "...", "code": "SUBMISSION_TOO_LARGE"}``).
 
 Batch answers are shaped here too, so the 202/207 rule is unit-tested
-without a server or a broker. See docs/openapi.yaml for the contract.
+without a server or a broker. See streams/gateway/openapi.yaml for the contract.
 """
 
 from __future__ import annotations

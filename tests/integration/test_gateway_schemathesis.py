@@ -1,6 +1,6 @@
 """Schemathesis fuzzes the served gateway from its own OpenAPI document, real broker behind it.
 
-Requests are generated from ``docs/openapi.yaml`` (whose request schemas are
+Requests are generated from ``streams/gateway/openapi.yaml`` (whose request schemas are
 the Avro contract, :mod:`streams.gateway.contract`): documents that fit the
 schema and documents that do not, batches, wrong types, odd strings and
 numbers. Every answer must be documented (status, content type, headers, body

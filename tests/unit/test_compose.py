@@ -745,12 +745,6 @@ def test_image_installs_every_data_file_of_the_packages() -> None:
     assert not missing, f"add to [tool.setuptools.package-data] in pyproject.toml: {missing}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="streams/gateway/app.py reads docs/openapi.yaml beside the source tree, which "
-    "`pip install .` (the image) does not install: the contract must move into the package "
-    "as package data and be read with importlib.resources (owned by the gateway's helper)",
-)
 def test_the_installed_gateway_serves_its_contract(tmp_path: Path) -> None:
     """`GET /openapi.yaml` in the image: the contract must ship inside the installed package."""
     source = tmp_path / "src"

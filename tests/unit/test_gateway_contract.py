@@ -1,6 +1,6 @@
 """The OpenAPI document's request schemas are the Avro contract, and are what the gateway serves.
 
-``docs/openapi.yaml`` carries the JSON Schema derived from
+``streams/gateway/openapi.yaml`` carries the JSON Schema derived from
 ``schemas/HouseholdSubmission.avsc`` (:mod:`streams.gateway.contract`); these
 tests fail when the file is stale, when the gateway serves anything else, and
 when the derived schema and the gateway's own converter (JsonForm) disagree on
