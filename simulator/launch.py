@@ -8,13 +8,14 @@ writes the ground truth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from schemas.catalog import subject_for
-from schemas.errors import ConfigurationError
+from schemas.errors import BrokerError, ConfigurationError
 from schemas.regions import DEFAULT_REGIONS_FILE, RegionMaster, load_regions
 from schemas.registry import registry_from_url
 from schemas.serde import AvroSerializer
@@ -33,8 +34,19 @@ from simulator.transport import (
     producer_options,
 )
 from simulator.truth import TruthTally
+from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
-from streams.topics import SUBMISSIONS, desired_topics, ensure_topics, named
+from streams.topics import (
+    SUBMISSIONS,
+    TopicInfo,
+    TopicReport,
+    TopicSpec,
+    describe_topics,
+    desired_topics,
+    ensure_topics,
+    named,
+    reports_for,
+)
 
 
 @dataclass(frozen=True)
@@ -83,9 +95,13 @@ def simulate(
     """Run the month and write the ground truth; returns the report and the truth's path."""
     ready = prepared or prepare(settings, config)
     topic = named(SUBMISSIONS, settings.topic_prefix)
+    security = KafkaSecurity.from_settings(settings)
     if options.create_topics:
-        ensure_topics(settings.kafka_bootstrap, desired_topics(settings))
-    transport, schema_id = _transport(settings, options, topic, ready.tokens)
+        reports = ensure_sending_topics(settings, security)
+        if console is not None:
+            found = ", ".join(f"{report.name} {report.state.value}" for report in reports)
+            console.print(f"Kafka ({security.describe()}): topic {found}")
+    transport, schema_id = _transport(settings, options, topic, ready.tokens, security)
     try:
         scenario = Scenario(ready.frame, config, ready.regions, schema_id)
         clock = FieldworkClock.from_options(
@@ -107,19 +123,78 @@ def simulate(
     return report, path
 
 
+def sending_topics(settings: Settings) -> list[TopicSpec]:
+    """The topics the simulator writes: the submissions topic only. Pure.
+
+    The worker's outputs are not the simulator's business (the worker and the
+    admin's ``regsosek topics create`` make them), and a field app's principal
+    may not even see them.
+    """
+    name = named(SUBMISSIONS, settings.topic_prefix)
+    return [spec for spec in desired_topics(settings) if spec.name == name]
+
+
+def missing_topics(specs: Sequence[TopicSpec], present: Iterable[TopicInfo]) -> list[TopicSpec]:
+    """The specs whose topic is not among ``present``. Pure.
+
+    A topic present with fewer partitions than desired is not missing: it is
+    reported, never re-created (see :mod:`streams.topics`).
+    """
+    names = {info.name for info in present}
+    return [spec for spec in specs if spec.name not in names]
+
+
+def ensure_sending_topics(settings: Settings, security: KafkaSecurity) -> list[TopicReport]:
+    """Make sure the topics the simulator writes exist, creating only those that do not.
+
+    Topics that exist are only described, never asked for: a field app's
+    principal (``field`` under ACLs) may write and describe the submissions
+    topic but not create it, and a creation attempt would be refused and logged
+    by the broker as an authorisation failure. When a topic is missing and the
+    principal may not create it, the error says who should
+    (``regsosek topics create`` as the admin principal).
+    """
+    bootstrap = settings.kafka_bootstrap
+    specs = sending_topics(settings)
+    present = describe_topics(bootstrap, [spec.name for spec in specs], security=security)
+    reports = {
+        report.name: report
+        for report in reports_for(specs, set(), {info.name: info.partitions for info in present})
+    }
+    missing = missing_topics(specs, present)
+    if missing:
+        try:
+            created = ensure_topics(bootstrap, missing, security=security)
+        except BrokerError as exc:
+            raise BrokerError(f"{exc} (the simulator connects as {security.describe()})") from exc
+        reports.update((report.name, report) for report in created)
+    return [reports[spec.name] for spec in specs]
+
+
 def _transport(
-    settings: Settings, options: RunOptions, topic: str, tokens: dict[str, str]
+    settings: Settings,
+    options: RunOptions,
+    topic: str,
+    tokens: dict[str, str],
+    security: KafkaSecurity,
 ) -> tuple[Transport, int]:
     """The transport of ``options.via`` and the current schema's registry id."""
     url = settings.schema_registry_url
     registry = registry_from_url(url.get_secret_value() if url else None)
+    producer = producer_options(security=security)
     if options.via == "sdk":
-        sdk = SdkTransport(settings.kafka_bootstrap, registry, topic, validate=options.validate)
+        sdk = SdkTransport(
+            settings.kafka_bootstrap,
+            registry,
+            topic,
+            validate=options.validate,
+            options=producer,
+        )
         return sdk, sdk.schema_id
     if options.via != "http":
         raise ConfigurationError(f"--via must be sdk or http, not {options.via!r}")
     schema_id = AvroSerializer(registry, subject_for(SCHEMA), SCHEMA).schema_id
-    kafka = RawKafka(settings.kafka_bootstrap, topic, producer_options())
+    kafka = RawKafka(settings.kafka_bootstrap, topic, producer)
     http = HttpTransport(
         options.gateway_url, tokens, kafka, max_items=settings.gateway_max_batch_items
     )

@@ -33,6 +33,7 @@ from schemas.errors import BrokerError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
 from simulator.scenario import Dispatch, Message
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.sdk import ProducerOptions, Receipt, SubmissionPublisher
 
 SCHEMA = "HouseholdSubmission"
@@ -52,6 +53,11 @@ class Transport(Protocol):
     via: str
     notes: list[str]
 
+    @property
+    def retries(self) -> dict[str, int]:
+        """Requests sent again after a "not now" answer, by reason (empty when none)."""
+        ...
+
     def send(self, dispatches: Sequence[Dispatch]) -> list[Message]:
         """Send every message of ``dispatches`` in order; return those acknowledged so far.
 
@@ -69,13 +75,21 @@ class Transport(Protocol):
         ...
 
 
-def producer_options(timeout_ms: int = 30_000) -> ProducerOptions:
-    """The SDK's producer settings, with a longer linger and larger batches: it sends in bulk."""
+def producer_options(
+    timeout_ms: int = 30_000, *, security: KafkaSecurity = PLAINTEXT
+) -> ProducerOptions:
+    """The SDK's producer settings, with a longer linger and larger batches: it sends in bulk.
+
+    ``security`` is the field apps' login (``KafkaSecurity.from_settings``): on a
+    secured cluster the simulator is a field app, the ``field`` principal, which
+    may write the submissions topic and nothing else.
+    """
     return ProducerOptions(
         client_id="regsosek-simulator",
         linger_ms=20,
         timeout_ms=timeout_ms,
         extra={"batch_size": 256 * 1024},
+        security=security,
     )
 
 
@@ -153,6 +167,11 @@ class SdkTransport:
             if validate
             else None
         )
+
+    @property
+    def retries(self) -> dict[str, int]:
+        """None visible: the producer's own retries are idempotent and inside kafka-python."""
+        return {}
 
     @property
     def schema_id(self) -> int:
