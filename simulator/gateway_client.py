@@ -8,10 +8,14 @@ but each enumerator's messages go in order, one request after the other, so
 a household's retry and correction still follow its first message.
 
 Old-app records leave out the fields schema v2 added; the gateway fills their
-defaults, so they arrive BPS-coded as an old app's would. Items answered 503
-(Kafka did not acknowledge) are sent again a few times, as an app would.
-Corrupt bytes cannot travel as JSON: they go straight to Kafka, as a
-misbehaving producer inside the network would, and the ground truth says so.
+defaults, so they arrive BPS-coded as an old app's would. A request answered
+429 (the token is over its rate) or 503 (the gateway is busy, or Kafka did not
+acknowledge some items) is sent again, the refused items only, as a real app
+would: after ``Retry-After`` with jitter, a bounded number of times
+(:mod:`simulator.gateway_retry`, on tenacity); :attr:`HttpTransport.retries`
+counts the resends for the run report. Corrupt bytes cannot travel as JSON:
+they go straight to Kafka, as a misbehaving producer inside the network would,
+and the ground truth says so.
 """
 
 from __future__ import annotations
@@ -20,17 +24,27 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_random
+
 from schemas import catalog
 from schemas.jsonform import JsonForm
+from simulator.gateway_retry import (
+    Answer,
+    RetryCounts,
+    RetryPolicy,
+    Verdict,
+    WaitAsTold,
+    counting,
+    judge,
+)
 from simulator.scenario import Dispatch, Message
 from simulator.transport import SCHEMA, DeliveryError, RawKafka, record_of
 
-RETRIES = 3
 WORKERS = 16
 
 
@@ -47,6 +61,8 @@ class HttpTransport:
         *,
         max_items: int = 200,
         timeout_s: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(gateway_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -61,6 +77,9 @@ class HttpTransport:
         self.tokens = dict(tokens)  # enumerator id -> token
         self.kafka = kafka
         self.max_items = max_items
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._retries = RetryCounts()
         self.current = JsonForm(catalog.load_schema(SCHEMA))
         self.old = JsonForm(catalog.load_schema(SCHEMA, 1))
         self.notes: list[str] = [
@@ -105,27 +124,43 @@ class HttpTransport:
                 raise DeliveryError(str(exc), done + exc.acknowledged) from exc
         return done
 
+    @property
+    def retries(self) -> dict[str, int]:
+        """Requests sent again so far, by reason (``rate_limited``, ``overloaded``, ...)."""
+        return self._retries.snapshot()
+
     def _post(self, token: str, messages: list[Message]) -> list[Message]:
-        """Post one batch; resend the items answered 503 a few times before giving up."""
+        """Post one batch; send the items the gateway could not take now again, as told."""
         done: list[Message] = []
-        pending = messages
-        for attempt in range(RETRIES + 1):
-            if attempt:
-                time.sleep(0.5 * attempt)
-            status, body = self._request(token, [self._json(m) for m in pending])
-            if status == 202:
-                return done + pending
-            if status not in {207, 503}:
-                raise DeliveryError(f"gateway answered {status}: {body.get('error', body)}", done)
-            statuses = [item["status"] for item in body.get("results", [])] or [503] * len(pending)
-            done += [m for m, s in zip(pending, statuses, strict=True) if s == 202]
-            refused = sorted({s for s in statuses if s not in {202, 503}})
-            if refused:
-                raise DeliveryError(f"gateway refused generated records ({refused})", done)
-            pending = [m for m, s in zip(pending, statuses, strict=True) if s == 503]
-            if not pending:
-                return done
-        raise DeliveryError(f"gateway could not store {len(pending)} submission(s)", done)
+        pending = list(messages)
+
+        def attempt() -> Verdict:
+            nonlocal pending
+            verdict = judge(self._request(token, [self._json(m) for m in pending]), len(pending))
+            done.extend(pending[i] for i in verdict.accepted)
+            if verdict.error is not None:
+                raise DeliveryError(verdict.error, list(done))
+            pending = [pending[i] for i in verdict.again]
+            return verdict
+
+        policy = self.policy
+        retrying = Retrying(
+            sleep=self._sleep,
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=WaitAsTold(policy) + wait_random(0, policy.jitter_s),
+            retry=retry_if_result(lambda verdict: bool(verdict.again)),
+            before_sleep=counting(self._retries),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        last = retrying(attempt)
+        if pending:
+            reason = last.reason if isinstance(last, Verdict) else None
+            raise DeliveryError(
+                f"gateway could not store {len(pending)} submission(s) in "
+                f"{policy.max_attempts} attempts (last: {reason})",
+                done,
+            )
+        return done
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -135,7 +170,7 @@ class HttpTransport:
             self._connections.append(connection)
         return connection
 
-    def _request(self, token: str, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    def _request(self, token: str, items: list[dict[str, Any]]) -> Answer:
         payload = json.dumps({"submissions": items}).encode("utf-8")
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         connection = self._connection()
@@ -145,12 +180,16 @@ class HttpTransport:
             text = response.read()
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            return 503, {"error": f"gateway unreachable: {exc}"}
+            return Answer(0, {"error": f"gateway unreachable: {exc}"})
         try:
             body = json.loads(text) if text else {}
         except json.JSONDecodeError:
             body = {"error": text[:200].decode("utf-8", "replace")}
-        return response.status, body if isinstance(body, dict) else {"error": str(body)}
+        return Answer(
+            response.status,
+            body if isinstance(body, dict) else {"error": str(body)},
+            response.getheader("Retry-After"),
+        )
 
     def _json(self, message: Message) -> dict[str, Any]:
         form = self.old if message.schema_version == 1 else self.current

@@ -53,6 +53,8 @@ class RunReport:
     error: str | None = None
     rate: float = 0.0  # households acknowledged per wall second
     notes: list[str] = field(default_factory=list)
+    #: Requests sent again after a "not now" answer (429, 503), by reason.
+    retries: dict[str, int] = field(default_factory=dict)
 
 
 class Runner:
@@ -107,11 +109,14 @@ class Runner:
         elapsed = time.monotonic() - started
         interrupted = self.stop.is_set()
         notes = list(self.transport.notes)
+        retries = self.transport.retries
+        if retries:
+            notes.append(retry_note(retries))
         if error:
             notes.append(f"stopped by a delivery error: {error}")
         truth = self.tally.result(complete=not interrupted and error is None, notes=notes)
         rate = self.households / elapsed if elapsed > 0 else 0.0
-        return RunReport(truth, elapsed, interrupted, error, rate, notes)
+        return RunReport(truth, elapsed, interrupted, error, rate, notes, retries)
 
     def _loop(self, started: float, progress: Progress, task: TaskID) -> None:
         pending: list[Dispatch] = []
@@ -163,6 +168,15 @@ def _graceful_sigint(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def retry_note(retries: dict[str, int]) -> str:
+    """One line for the notes: how often the gateway said "not now", and why. Pure."""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(retries.items()))
+    return (
+        f"{sum(retries.values())} request(s) sent again as the gateway asked ({reasons}); "
+        "each resent submission counts once"
+    )
 
 
 def default_truth_path(state_dir: Path) -> Path:

@@ -207,6 +207,7 @@ def _summary(console: Console, report: RunReport, path: Path) -> None:
             ", ".join(f"{c} {n}" for c, n in truth.rejections_by_reason.items()) or "none",
         ),
         ("rate", f"{report.rate:,.0f} households/s over {report.elapsed_s:,.0f} s"),
+        ("requests sent again", f"{sum(report.retries.values()):,}"),
     )
     for name, value in rows:
         table.add_row(name, value)
