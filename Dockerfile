@@ -23,17 +23,20 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so that a code change does not
-# download them again (no dev extras: the image carries no test tooling).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && /opt/venv/bin/pip install -r /tmp/requirements.txt
+# Dependencies first, from the lock alone (every file checked against its hashes, the same
+# pins `make setup` and CI install), so that a code change does not download them again.
+# The lock includes the dev extra (one resolution for everything); its top-level tools are
+# removed again so the image carries no test tooling.
+COPY pyproject.toml requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock \
+    && python -c "import re, tomllib; print('\n'.join(re.split('[ <>=!\\[;]', d, maxsplit=1)[0] for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dev']))" \
+        > /tmp/dev-tools.txt \
+    && /opt/venv/bin/pip uninstall --yes -r /tmp/dev-tools.txt
 
 # Then the project itself (what .dockerignore lets through). `simulate` checks that
 # the simulator's commands reached the group through their entry points.
 COPY . .
-RUN /opt/venv/bin/pip install --no-deps . \
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
     && /opt/venv/bin/regsosek --help > /dev/null \
     && /opt/venv/bin/regsosek simulate --help > /dev/null
 

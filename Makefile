@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LOCK   := requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
 SCALE  ?= 0.01
 DURATION ?= 300
 VIA    ?= sdk
@@ -13,16 +14,18 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
 
-.PHONY: help setup system-packages kafka-jars lint typecheck test test-unit test-integration demo bench bench-micro clean
+.PHONY: help setup system-packages kafka-jars lock lint typecheck test test-unit test-integration demo bench bench-micro clean
 
 help: ## Show this help.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
 # Creating the venv needs Python's venv module (python3-venv on Debian): checked first.
-$(STAMP): pyproject.toml
+# Every package comes from the lock, each file checked against its hashes (pip itself and
+# setuptools too); the project is then installed without resolving anything more.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || { $(SYSTEM) venv && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: system-packages $(STAMP) kafka-jars ## System packages, virtual environment, dependencies and Kafka jars (idempotent).
@@ -32,6 +35,10 @@ system-packages: ## Java 17, Maven, Prometheus, python3-venv: installed with apt
 
 kafka-jars: $(STAMP) ## Fetch Apache Kafka's jars from Maven Central once into the cache.
 	$(BIN)/regsosek kafka fetch
+
+lock: $(STAMP) ## Re-resolve requirements.lock (pins with hashes) after a pyproject.toml change; commit both.
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 lint: $(STAMP) ## ruff (lint + format check).
 	$(BIN)/ruff check .
