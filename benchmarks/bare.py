@@ -44,8 +44,7 @@ import fastavro
 from aiokafka import AIOKafkaConsumer
 from clickhouse_connect.driver.client import Client
 
-from streams.kafka_security import KafkaSecurity
-from streams.settings import Settings
+from benchmarks.kafka_login import aiokafka_options
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "HouseholdSubmission.avsc"
 CONFLUENT_HEADER = 5  # magic byte 0 + 4-byte schema id
@@ -233,7 +232,7 @@ async def run(args: argparse.Namespace) -> ContenderResult:
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         # the same REGSOSEK_KAFKA_* security as the platform's clients (PLAINTEXT by default)
-        **KafkaSecurity.from_settings(Settings()).aiokafka(),
+        **aiokafka_options(),
     )
     await consumer.start()
     inserter = Inserter(client)

@@ -44,8 +44,7 @@ from benchmarks.bare import (
     peak_rss_mb,
     stored_households,
 )
-from streams.kafka_security import KafkaSecurity
-from streams.settings import Settings
+from benchmarks.kafka_login import faust_options
 
 
 @dataclass
@@ -90,7 +89,7 @@ def build(args: argparse.Namespace, datadir: Path) -> tuple[Any, Progress]:
         consumer_max_fetch_size=8 * 1024 * 1024,
         stream_buffer_maxsize=2 * args.batch,
         # the same REGSOSEK_KAFKA_* security as the worker's app (nothing for PLAINTEXT)
-        **KafkaSecurity.from_settings(Settings()).faust(),
+        **faust_options(),
     )
     app.sensors.add(FirstMessage(progress))
     topic = app.topic(args.topic, key_type=bytes, value_type=bytes)

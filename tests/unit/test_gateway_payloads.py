@@ -204,7 +204,7 @@ def test_what_is_at_the_limits_still_parses() -> None:
 
 
 def test_brackets_inside_strings_do_not_nest() -> None:
-    body = b'{"note": "[[[[{{{{ \\\" [[[[", "list": [[1], {"a": []}]}'
+    body = b'{"note": "[[[[{{{{ \\" [[[[", "list": [[1], {"a": []}]}'
     assert json_depth(body) == 4  # object > list > object > list
     assert parse_json(body)["list"] == [[1], {"a": []}]
     hidden = b'["' + b"[" * 10_000 + b'"]'
