@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut 
 SCALE  ?= 0.01
 DURATION ?= 300
 VIA    ?= sdk
+# SECURE=1: the demo's broker over SASL_SSL with ACLs, in a state directory of its own.
+SECURE ?=
+SECURE_ON := $(filter 1 yes true,$(SECURE))
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
@@ -53,8 +56,8 @@ test: setup lint typecheck ## Set up, lint, type-check and run every test (unit,
 test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURATION=30: quick look).
-	$(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA)
+demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURATION=30: quick look; SECURE=1: Kafka with logins and ACLs).
+	$(if $(SECURE_ON),REGSOSEK_STATE_DIR="$${REGSOSEK_STATE_DIR:-.regsosek-secure}") $(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA) $(if $(SECURE_ON),--secure)
 
 bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

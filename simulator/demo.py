@@ -8,6 +8,13 @@ the summary then compares ClickHouse with the simulator's ground truth.
 Ctrl-C or SIGTERM stops every process the demo started, its children before the
 broker they use (a worker needs the broker to leave its consumer group promptly); the
 data stays in the state directory.
+
+``--secure`` (``make demo SECURE=1``) runs the local broker in its secure mode
+(SASL_SSL, SCRAM users, ACLs, :mod:`streams.local_kafka_secure`) and each
+component as the principal it would be in production: the worker as
+``worker``, the gateway and the simulator as ``field`` (which may write the
+submissions topic and nothing else), the topics created by the demo as
+``admin``. A state directory whose broker was formatted secure stays secure.
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -34,6 +41,8 @@ from simulator.verify import compare
 from streams import board as live_board
 from streams import local_kafka
 from streams.kafka_admin import broker_api_version, group_lag, metadata_answered
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
+from streams.local_kafka_secure import SUPER_USER
 from streams.secret_files import demo_secrets
 from streams.settings import Settings
 from streams.topics import (
@@ -45,6 +54,9 @@ from streams.topics import (
 )
 
 READY_TIMEOUT_S = 180.0
+#: Principals of the secure local broker the children run as.
+WORKER = "worker"
+FIELD = "field"
 #: How long the children get, together, to exit after SIGTERM before they are killed.
 STOP_TIMEOUT_S = 6.0
 KILL_TIMEOUT_S = 2.0
@@ -105,6 +117,38 @@ class DemoOptions:
     seed: int = 7
     duration_s: float = 300.0
     via: str = "sdk"
+    #: The local broker in its secure mode, each component as its own principal.
+    secure: bool = False
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How the demo and its children reach Kafka.
+
+    ``security`` is the demo's own (topic creation, lag): ``admin`` on the
+    secure local broker, else the settings'. ``envs`` holds each principal's
+    ``REGSOSEK_KAFKA_*`` variables on the secure local broker (empty otherwise:
+    the children inherit the demo's environment).
+    """
+
+    bootstrap: str
+    security: KafkaSecurity = PLAINTEXT
+    envs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def env(self, principal: str) -> dict[str, str]:
+        """The variables a child running as ``principal`` needs (none without secure mode)."""
+        return dict(self.envs.get(principal, {}))
+
+
+def env_file_values(text: str) -> dict[str, str]:
+    """The ``KEY=VALUE`` lines of a ``client-<principal>.env`` file, comments skipped. Pure."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and "=" in stripped:
+            key, value = stripped.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
 
 
 @dataclass
@@ -129,10 +173,12 @@ class Demo:
     def truth_file(self) -> Path:
         return self.run_dir / "ground-truth.json"
 
-    def env(self, bootstrap: str, **extra: str) -> dict[str, str]:
+    def env(self, kafka: KafkaAccess, principal: str, **extra: str) -> dict[str, str]:
+        """A child's environment: the demo's, the broker, and ``principal``'s Kafka login."""
         return {
             **os.environ,
-            "REGSOSEK_KAFKA_BOOTSTRAP": bootstrap,
+            "REGSOSEK_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            **kafka.env(principal),
             "REGSOSEK_STATE_DIR": str(self.settings.state_dir.resolve()),
             **extra,
         }
@@ -186,8 +232,8 @@ def run(settings: Settings, options: DemoOptions, console: Console | None = None
     with _sigterm_interrupts():
         try:
             # The children stop (demo.processes) before the broker (_kafka) they depend on.
-            with _kafka(settings, out.print) as bootstrap, demo.processes():
-                return _pipeline(demo, bootstrap)
+            with _kafka(settings, out.print, secure=options.secure) as kafka, demo.processes():
+                return _pipeline(demo, kafka)
         except KeyboardInterrupt:
             if not demo.interrupted:  # while the broker was starting: no child yet
                 out.print("[yellow]Interrupted (data kept).")
@@ -196,12 +242,12 @@ def run(settings: Settings, options: DemoOptions, console: Console | None = None
             demo.stop_all()  # whatever an interrupt during the clean-up left behind
 
 
-def _pipeline(demo: Demo, bootstrap: str) -> int:
+def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
     out, settings, options = demo.console, demo.settings, demo.options
-    reports = ensure_topics(bootstrap, desired_topics(settings))
+    reports = ensure_topics(kafka.bootstrap, desired_topics(settings), security=kafka.security)
     out.print(f"[green]✓[/] topics: {summary(reports)}")
     sim_args = ["simulate", "--scale", str(options.scale), "--seed", str(options.seed)]
-    frame = demo.spawn("frame", [*sim_args, "--frame-only"], demo.env(bootstrap))
+    frame = demo.spawn("frame", [*sim_args, "--frame-only"], demo.env(kafka, FIELD))
     if frame.proc.wait(timeout=300) != 0:
         out.print(f"[red]writing the frame failed; see {frame.log}")
         return 1
@@ -209,11 +255,11 @@ def _pipeline(demo: Demo, bootstrap: str) -> int:
     # a NIK key and an operator token made once per state directory, unless configured
     secrets = demo_secrets(settings)
     demo.board_token = secrets.operator_token
-    worker = demo.spawn("worker", ["worker"], demo.env(bootstrap, **secrets.env))
+    worker = demo.spawn("worker", ["worker"], demo.env(kafka, WORKER, **secrets.env))
     _wait_http(worker, settings.web_port, "/healthz", out)
     tokens = settings.frame_directory.resolve() / "tokens.json"
     gateway = demo.spawn(
-        "gateway", ["gateway"], demo.env(bootstrap, REGSOSEK_GATEWAY_TOKENS_FILE=str(tokens))
+        "gateway", ["gateway"], demo.env(kafka, FIELD, REGSOSEK_GATEWAY_TOKENS_FILE=str(tokens))
     )
     _wait_http(gateway, settings.gateway_port, "/healthz", out)
     out.print(
@@ -239,9 +285,9 @@ def _pipeline(demo: Demo, bootstrap: str) -> int:
             str(demo.truth_file),
             "--no-progress",
         ],
-        demo.env(bootstrap),
+        demo.env(kafka, FIELD),
     )
-    board = _watch(demo, bootstrap, simulator, worker)
+    board = _watch(demo, kafka, simulator, worker)
     if simulator.proc.returncode != 0:
         out.print(
             f"[red]the simulator failed (exit {simulator.proc.returncode}); see {simulator.log}"
@@ -264,7 +310,9 @@ def _wait_http(child: Child, port: int, path: str, out: Console) -> None:
     raise SystemExit(f"{child.name} did not answer on :{port} in time; see {child.log}")
 
 
-def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[str, Any] | None:
+def _watch(
+    demo: Demo, kafka: KafkaAccess, simulator: Child, worker: Child
+) -> dict[str, Any] | None:
     """The live board, until the simulator is done and the worker has caught up."""
     settings = demo.settings
     topics = [named(SUBMISSIONS, settings.topic_prefix)]  # the worker's only input
@@ -281,7 +329,10 @@ def _watch(demo: Demo, bootstrap: str, simulator: Child, worker: Child) -> dict[
             live.update(live_board.render(last, events, status))
             if not worker.alive():
                 raise SystemExit(f"the worker stopped; see {worker.log}")
-            if not simulator.alive() and group_lag(bootstrap, group, topics) == 0:
+            caught_up = not simulator.alive() and (
+                group_lag(kafka.bootstrap, group, topics, security=kafka.security) == 0
+            )
+            if caught_up:
                 time.sleep(1.5)  # the last sink batch's rows become visible
                 last = live_board.fetch_board(settings.web_port, token=demo.board_token) or last
                 live.update(live_board.render(last, 0.0, "done"))
@@ -323,25 +374,60 @@ def _summary(demo: Demo, board: dict[str, Any] | None) -> int:
 
 
 @contextlib.contextmanager
-def _kafka(settings: Settings, echo: Callable[[str], None]) -> Iterator[str]:
-    """Use the configured cluster if it answers, else start (and later stop) the local one."""
-    if metadata_answered(settings.kafka_bootstrap, timeout_s=3):
-        version = broker_api_version(settings.kafka_bootstrap)
-        echo(f"Using the running Kafka at {settings.kafka_bootstrap} (API {version})")
-        yield settings.kafka_bootstrap
-        return
+def _kafka(
+    settings: Settings, echo: Callable[[str], None], *, secure: bool = False
+) -> Iterator[KafkaAccess]:
+    """Use the configured cluster if it answers, else start (and later stop) the local one.
+
+    Secure when asked, when the settings speak SASL_SSL, or when the local
+    broker of this state directory was formatted secure (it stays so).
+    """
     from streams.cli.kafka import spec_from  # noqa: PLC0415 - CLI helper, imported lazily
 
-    spec = spec_from(settings)
+    spec = spec_from(settings, secure=secure)
+    if local_kafka.formatted_secure(spec.layout):
+        spec = replace(spec, secure=True)
+    if not spec.secure or settings.kafka_security_protocol != "PLAINTEXT":
+        security = KafkaSecurity.from_settings(settings)
+        if metadata_answered(settings.kafka_bootstrap, timeout_s=3, security=security):
+            version = broker_api_version(settings.kafka_bootstrap, security=security)
+            echo(f"Using the running Kafka at {settings.kafka_bootstrap} (API {version})")
+            yield KafkaAccess(settings.kafka_bootstrap, security)
+            return
+    if spec.secure and _secure_broker_answers(spec):
+        echo(f"Using the running secure local Kafka at {spec.bootstrap}")
+        yield _secure_access(spec, echo)
+        return
     try:
         state = local_kafka.start(spec, echo=echo)
         echo(f"Started Apache Kafka {state.version} at {spec.bootstrap} (pid {state.pid})")
-        yield spec.bootstrap
+        yield _secure_access(spec, echo) if spec.secure else KafkaAccess(spec.bootstrap)
     finally:  # also when interrupted while the broker was starting
         with _signals_hurry():
             stopped = local_kafka.stop(spec)
         if stopped is not None:
             echo("Stopped the Kafka broker the demo started (data kept).")
+
+
+def _secure_broker_answers(spec: local_kafka.BrokerSpec) -> bool:
+    """Whether this state directory's secure broker runs already (its admin can log in)."""
+    if not spec.secure_layout.password_file(SUPER_USER).exists():
+        return False
+    return metadata_answered(spec.bootstrap, timeout_s=3, security=spec.admin_security())
+
+
+def _secure_access(spec: local_kafka.BrokerSpec, echo: Callable[[str], None]) -> KafkaAccess:
+    """The admin's login for the demo, each principal's settings file for the children."""
+    layout = spec.secure_layout
+    envs = {
+        principal: env_file_values(layout.client_env(principal).read_text(encoding="utf-8"))
+        for principal in (WORKER, FIELD)
+    }
+    echo(
+        f"Kafka over SASL_SSL with ACLs: the worker logs in as {WORKER!r}, the gateway and the "
+        f"simulator as {FIELD!r}, topics are created as {SUPER_USER!r}"
+    )
+    return KafkaAccess(spec.bootstrap, spec.admin_security(), envs)
 
 
 def _in_main_thread() -> bool:

@@ -37,8 +37,19 @@ from streams.settings import Settings
     envvar="REGSOSEK_DEMO_VIA",
     help="How the simulated tablets publish: the Python SDK or the HTTP gateway.",
 )
+@click.option(
+    "--secure",
+    is_flag=True,
+    default=False,
+    envvar="REGSOSEK_DEMO_SECURE",
+    show_envvar=True,
+    help="The local broker over SASL_SSL with ACLs; the worker logs in as `worker`, the gateway "
+    "and the simulator as `field`. Needs a state directory of its own (make demo SECURE=1).",
+)
 @click.pass_obj
-def command(settings: Settings, scale: float, seed: int, duration: float, via: str) -> None:
+def command(
+    settings: Settings, /, *, scale: float, seed: int, duration: float, via: str, secure: bool
+) -> None:
     """Kafka, worker, gateway and simulator with a live board; compares with the ground truth."""
-    options = demo.DemoOptions(scale=scale, seed=seed, duration_s=duration, via=via)
+    options = demo.DemoOptions(scale=scale, seed=seed, duration_s=duration, via=via, secure=secure)
     sys.exit(demo.run(settings, options))

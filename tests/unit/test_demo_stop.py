@@ -50,26 +50,28 @@ def test_stop_children_terminates_then_kills_the_stubborn(tmp_path: Path) -> Non
 def _run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    pipeline: Callable[[demo.Demo, str], int],
+    pipeline: Callable[[demo.Demo, demo.KafkaAccess], int],
 ) -> tuple[int, list[str]]:
     """demo.run with a fake broker that records when it stops and what was still alive."""
     events: list[str] = []
     started: list[demo.Child] = []
 
     @contextlib.contextmanager
-    def fake_kafka(settings: Settings, echo: Callable[[str], None]) -> Iterator[str]:
+    def fake_kafka(
+        settings: Settings, echo: Callable[[str], None], *, secure: bool = False
+    ) -> Iterator[demo.KafkaAccess]:
         try:
-            yield "127.0.0.1:1"
+            yield demo.KafkaAccess("127.0.0.1:1")
         finally:
             alive = [child.name for child in started if child.alive()]
             events.append(f"broker stopped; alive: {alive}")
 
-    def tracked_pipeline(run: demo.Demo, bootstrap: str) -> int:
+    def tracked_pipeline(run: demo.Demo, kafka: demo.KafkaAccess) -> int:
         for name, code in (("worker", STUBBORN), ("gateway", OBEDIENT)):
             child = _child(name, code, tmp_path)
             run.children.append(child)
             started.append(child)
-        return pipeline(run, bootstrap)
+        return pipeline(run, kafka)
 
     monkeypatch.setattr(demo, "_kafka", fake_kafka)
     monkeypatch.setattr(demo, "_pipeline", tracked_pipeline)
@@ -81,7 +83,7 @@ def _run(
 
 
 def test_children_stop_before_the_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, events = _run(tmp_path, monkeypatch, lambda run, bootstrap: 0)
+    code, events = _run(tmp_path, monkeypatch, lambda run, kafka: 0)
     assert code == 0
     assert events == ["broker stopped; alive: []"]
 
@@ -89,7 +91,7 @@ def test_children_stop_before_the_broker(tmp_path: Path, monkeypatch: pytest.Mon
 def test_sigterm_stops_children_then_broker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def terminated(run: demo.Demo, bootstrap: str) -> int:
+    def terminated(run: demo.Demo, kafka: demo.KafkaAccess) -> int:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # interrupted long before
         return 0
