@@ -7,10 +7,16 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.kafka_security import PLAINTEXT, KafkaSecurity
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+
+def read_topic(
+    bootstrap: str, topic: str, timeout_s: float = 60.0, *, security: KafkaSecurity = PLAINTEXT
+) -> list[Any]:
     """Every record on ``topic`` right now (a plain consumer, no group, no commits)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+    )
     try:
         deadline = time.monotonic() + timeout_s
         partitions = consumer.partitions_for_topic(topic)

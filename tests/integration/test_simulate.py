@@ -1,9 +1,12 @@
 """A tiny simulation on the real broker: what lands on the topic is what the ground truth says.
 
 Two Jember districts at a small scale, published through the SDK (and once
-through the HTTP gateway served on a real port), each run under a topic
-prefix of its own. The topic is read back with a plain consumer and decoded
-with the pipeline's own deserializer.
+through the HTTP gateway served on a real port, once more through a gateway
+that rate-limits every token), each run under a topic prefix of its own. The
+topic is read back with a plain consumer and decoded with the pipeline's own
+deserializer. Last, the simulator runs as the field apps' principal on a
+secure broker of its own (SASL_SSL, ACLs): refused with the admin's command
+while its topic is missing, then sending as ``field`` once the admin made it.
 """
 
 from __future__ import annotations
@@ -17,18 +20,21 @@ import pytest
 
 from processors.rules.system import DECODE_CODES
 from schemas.catalog import subject_for
-from schemas.errors import DecodeError
+from schemas.errors import BrokerError, DecodeError
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from simulator.config import ErrorRates, SimulationConfig
+from simulator.gateway_retry import RATE_LIMITED
 from simulator.launch import Prepared, RunOptions, prepare, simulate
 from simulator.truth import GroundTruth
+from streams import local_kafka
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, load_token_file
+from streams.local_kafka_secure import SecureLayout, principal_security
 from streams.sdk import ProducerOptions, SubmissionPublisher
 from streams.settings import Settings
-from streams.topics import SUBMISSIONS, named
-from tests.backends import KafkaBackend
+from streams.topics import SUBMISSIONS, desired_topics, ensure_topics, named
+from tests.backends import KafkaBackend, free_port
 from tests.gateway_harness import RunningGateway
 from tests.topics import read_topic
 
@@ -136,19 +142,26 @@ HTTP_CONFIG = SimulationConfig(scale=0.005, districts=("35.09.02",), seed=5, rat
 
 @pytest.fixture
 def http_run(
-    kafka: KafkaBackend, settings_for: Callable[..., Settings]
+    kafka: KafkaBackend, settings_for: Callable[..., Settings], request: pytest.FixtureRequest
 ) -> Iterator[tuple[Settings, Prepared, RunningGateway]]:
-    """A prepared frame and a gateway that accepts the simulator's tokens."""
-    settings = settings_for()
+    """A prepared frame and a gateway that accepts the simulator's tokens.
+
+    Indirect parameters: ``{"rate": per second, "burst": n, "items": per request}``.
+    """
+    limits: dict[str, Any] = getattr(request, "param", {})
+    settings = settings_for(gateway_max_batch_items=limits.get("items", 200))
     prepared = prepare(settings, HTTP_CONFIG)
     topic = named(SUBMISSIONS, settings.topic_prefix)
     publisher = SubmissionPublisher(
         kafka.bootstrap, LocalRegistry(), topic=topic, options=ProducerOptions(client_id="gw")
     )
     tokens = TokenStore.from_mapping(load_token_file(prepared.tokens_file))
-    gateway = RunningGateway(
-        create_app(GatewayConfig(bootstrap=kafka.bootstrap), tokens, publisher)
+    config = GatewayConfig(
+        bootstrap=kafka.bootstrap,
+        rate_per_token=limits.get("rate", 10.0),
+        rate_burst=limits.get("burst", 40),
     )
+    gateway = RunningGateway(create_app(config, tokens, publisher))
     yield settings, prepared, gateway
     gateway.stop()
 
@@ -167,3 +180,74 @@ def test_http_simulation_matches_its_ground_truth(
     messages = read_topic(kafka.bootstrap, named(SUBMISSIONS, settings.topic_prefix))
     check_topic_against_truth(messages, truth)
     check_order_per_household(messages)
+
+
+@pytest.mark.parametrize("http_run", [{"rate": 2.0, "burst": 1, "items": 4}], indirect=True)
+def test_http_simulation_waits_when_the_gateway_rate_limits(
+    kafka: KafkaBackend, http_run: tuple[Settings, Prepared, RunningGateway]
+) -> None:
+    """Every token over its rate: 429s, waits as told, and still exactly the truth on the topic."""
+    settings, prepared, gateway = http_run
+    options = RunOptions(
+        via="http", gateway_url=f"http://127.0.0.1:{gateway.port}", duration_s=0, progress=False
+    )
+    report, _path = simulate(settings, HTTP_CONFIG, options, prepared=prepared)
+    truth = report.truth
+    assert truth.complete, report.error
+    assert report.retries.get(RATE_LIMITED, 0) > 0, report.retries
+    assert any("sent again as the gateway asked" in note for note in truth.notes)
+    messages = read_topic(kafka.bootstrap, named(SUBMISSIONS, settings.topic_prefix))
+    check_topic_against_truth(messages, truth)  # a refused request left nothing on the topic
+    check_order_per_household(messages)
+
+
+SECURE_PREFIX = "simsecure"
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_kafka.BrokerSpec]:
+    """A secure broker of this module's own (SASL_SSL, SCRAM, ACLs for SECURE_PREFIX), no topics."""
+    spec = local_kafka.BrokerSpec(
+        host="127.0.0.1",
+        port=free_port(),
+        controller_port=free_port(),
+        state_dir=tmp_path_factory.mktemp("secure-sim-kafka"),
+        cache_dir=Settings().cache_dir,
+        heap="512m",
+        partitions=3,
+        secure=True,
+        topic_prefix=SECURE_PREFIX,
+    )
+    local_kafka.start(spec, echo=lambda _line: None)
+    try:
+        yield spec
+    finally:
+        local_kafka.stop(spec)
+
+
+def test_sdk_simulation_as_the_field_principal(
+    secure_broker: local_kafka.BrokerSpec, tmp_path: Path
+) -> None:
+    layout = SecureLayout(secure_broker.layout.root)
+    settings = Settings(
+        state_dir=tmp_path,
+        kafka_bootstrap=secure_broker.bootstrap,
+        kafka_security_protocol="SASL_SSL",
+        kafka_username="field",
+        kafka_password_file=layout.password_file("field"),
+        kafka_ca_file=layout.ca_cert,
+        topic_prefix=SECURE_PREFIX,
+        topic_partitions=3,
+    )
+    prepared = prepare(settings, HTTP_CONFIG)
+    run = RunOptions(duration_s=0, progress=False)
+    with pytest.raises(BrokerError, match=r"regsosek topics create.*as field"):
+        simulate(settings, HTTP_CONFIG, run, prepared=prepared)  # field may not create it
+
+    admin = principal_security(layout, "admin")
+    ensure_topics(secure_broker.bootstrap, desired_topics(settings), security=admin)
+    report, _path = simulate(settings, HTTP_CONFIG, run, prepared=prepared)
+    assert report.truth.complete, report.error
+    topic = named(SUBMISSIONS, SECURE_PREFIX)
+    messages = read_topic(secure_broker.bootstrap, topic, security=admin)
+    check_topic_against_truth(messages, report.truth)
