@@ -7,12 +7,14 @@ accepts connections well before it has elected itself controller.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from schemas.errors import BrokerError
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
@@ -101,4 +103,37 @@ def group_lag(
         return lag
     finally:
         consumer.close()
+        admin.close()
+
+
+def delete_group(
+    bootstrap: str,
+    group: str,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    wait_s: float = 20.0,
+) -> bool:
+    """Delete consumer ``group`` with its committed offsets; False when there was none.
+
+    Only an empty group can be deleted. A member that died without leaving (a
+    worker killed) stays until its session times out, so a non-empty group is
+    asked again for ``wait_s``; a group still in use then (a worker running)
+    raises :class:`BrokerError` rather than being pulled from under it.
+    """
+    deadline = time.monotonic() + wait_s
+    admin = _admin(bootstrap, 10.0, security)
+    try:
+        while True:
+            listed = {entry.get("group_id") for entry in admin.list_groups()}
+            if group not in listed:
+                return False
+            outcome = str(admin.delete_groups([group]).get(group, "OK"))
+            if outcome in ("OK", "GroupIdNotFoundError"):
+                return outcome == "OK"
+            if outcome != "NonEmptyGroupError" or time.monotonic() > deadline:
+                raise BrokerError(f"consumer group {group} on {bootstrap} not deleted: {outcome}")
+            time.sleep(1.0)
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"deleting consumer group {group} on {bootstrap} failed: {exc}") from exc
+    finally:
         admin.close()

@@ -17,6 +17,7 @@ operator's decision, not a side effect of a deploy.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from kafka.errors import (
     KafkaError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
     for_code,
 )
 
@@ -241,6 +243,66 @@ def describe_topics(
             except (KafkaError, OSError) as exc:
                 raise BrokerError(f"listing topics on {bootstrap} failed: {exc}") from exc
         return _describe(admin, list(names))
+
+
+def delete_topics(
+    bootstrap: str,
+    names: Sequence[str],
+    timeout_s: float = 30.0,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+) -> list[str]:
+    """Delete ``names`` and wait until the cluster no longer lists them; returns those deleted.
+
+    Deletion is asynchronous on the broker: a topic created again while it is
+    still listed would be reported "exists" and then vanish, so this returns
+    only once it is gone. A name already gone is not an error.
+    """
+    if not names:
+        return []
+    deadline = time.monotonic() + timeout_s
+    with _admin(bootstrap, timeout_s, security) as admin:
+        try:
+            answer = admin.delete_topics(
+                list(names), timeout_ms=int(timeout_s * 1000), raise_errors=False
+            )
+        except (KafkaError, OSError) as exc:
+            raise BrokerError(f"deleting topics on {bootstrap} failed: {exc}") from exc
+        deleted = _deletion_outcome(answer)
+        while True:
+            try:
+                left = set(admin.list_topics()) & set(deleted)
+            except (KafkaError, OSError) as exc:
+                raise BrokerError(f"listing topics on {bootstrap} failed: {exc}") from exc
+            if not left:
+                return deleted
+            if time.monotonic() > deadline:
+                raise BrokerError(f"topic(s) {', '.join(sorted(left))} still listed after delete")
+            time.sleep(0.2)
+
+
+def list_topic_names(
+    bootstrap: str, timeout_s: float = 10.0, *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
+    """Every topic the cluster lists to this principal, internal ones included."""
+    with _admin(bootstrap, timeout_s, security) as admin:
+        try:
+            return sorted(admin.list_topics())
+        except (KafkaError, OSError) as exc:
+            raise BrokerError(f"listing topics on {bootstrap} failed: {exc}") from exc
+
+
+def _deletion_outcome(answer: Mapping[str, Any]) -> list[str]:
+    """The topics a DeleteTopics answer removed; unknown ones skipped, any other error raised."""
+    deleted = []
+    for topic in answer.get("topics", []):
+        code = int(topic.get("error_code", 0))
+        if code == 0:
+            deleted.append(topic["name"])
+        elif for_code(code) is not UnknownTopicOrPartitionError:
+            message = topic.get("error_message") or for_code(code).__name__
+            raise BrokerError(f"topic {topic['name']}: broker refused deletion: {message}")
+    return sorted(deleted)
 
 
 def _creation_outcome(answer: Mapping[str, Any]) -> tuple[set[str], set[str], set[str]]:
