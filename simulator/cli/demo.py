@@ -46,10 +46,33 @@ from streams.settings import Settings
     help="The local broker over SASL_SSL with ACLs; the worker logs in as `worker`, the gateway "
     "and the simulator as `field`. Needs a state directory of its own (make demo SECURE=1).",
 )
+@click.option(
+    "--keep-data",
+    is_flag=True,
+    default=False,
+    envvar="REGSOSEK_DEMO_KEEP_DATA",
+    show_envvar=True,
+    help="Keep the previous runs' topics, ClickHouse data and Faust state instead of clearing "
+    "them first; corrupt-message counts then include earlier runs and are compared as at least.",
+)
 @click.pass_obj
 def command(
-    settings: Settings, /, *, scale: float, seed: int, duration: float, via: str, secure: bool
+    settings: Settings,
+    /,
+    *,
+    scale: float,
+    seed: int,
+    duration: float,
+    via: str,
+    secure: bool,
+    keep_data: bool,
 ) -> None:
-    """Kafka, worker, gateway and simulator with a live board; compares with the ground truth."""
-    options = demo.DemoOptions(scale=scale, seed=seed, duration_s=duration, via=via, secure=secure)
+    """Kafka, worker, gateway and simulator with a live board; compares with the ground truth.
+
+    Each run starts from a clean dataset in its state directory (the broker, jars,
+    frame and secrets are kept) unless --keep-data.
+    """
+    options = demo.DemoOptions(
+        scale=scale, seed=seed, duration_s=duration, via=via, secure=secure, keep_data=keep_data
+    )
     sys.exit(demo.run(settings, options))
