@@ -13,6 +13,9 @@ VIA    ?= sdk
 # SECURE=1: the demo's broker over SASL_SSL with ACLs, in a state directory of its own.
 SECURE ?=
 SECURE_ON := $(filter 1 yes true,$(SECURE))
+# KEEP_DATA=1: the demo keeps the previous run's data instead of starting clean.
+KEEP_DATA ?=
+KEEP_DATA_ON := $(filter 1 yes true,$(KEEP_DATA))
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
@@ -57,7 +60,7 @@ test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURATION=30: quick look; SECURE=1: Kafka with logins and ACLs).
-	$(if $(SECURE_ON),REGSOSEK_STATE_DIR="$${REGSOSEK_STATE_DIR:-.regsosek-secure}") $(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA) $(if $(SECURE_ON),--secure)
+	$(if $(SECURE_ON),REGSOSEK_STATE_DIR="$${REGSOSEK_STATE_DIR:-.regsosek-secure}") $(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA) $(if $(SECURE_ON),--secure) $(if $(KEEP_DATA_ON),--keep-data)
 
 bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
