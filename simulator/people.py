@@ -93,7 +93,8 @@ def compose(rng: random.Random, size: int) -> list[tuple[str, str, int]]:
     members = [("HEAD", "MALE" if male_head else "FEMALE", head_age)]
     if married:
         spouse_age = (
-            max(18, head_age - between(rng, 0, 7)) if male_head else head_age + between(rng, 0, 6)
+            # 19: the legal minimum (Law 16/2019); younger spouses are MARRIED_UNDER_19 warnings
+            max(19, head_age - between(rng, 0, 7)) if male_head else head_age + between(rng, 0, 6)
         )
         members.append(("SPOUSE", "FEMALE" if male_head else "MALE", min(spouse_age, 95)))
     left = size - len(members)

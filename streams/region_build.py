@@ -26,20 +26,20 @@ TABLES = ("provinces", "regencies", "districts", "villages")
 BRIDGE_FILES = ("provinsi.csv", "kabkota.csv", "kecamatan.csv")
 
 
-def fetch_package(version: str, workdir: Path) -> Path:
+def fetch_package(version: str, workdir: Path, package: str = PACKAGE) -> Path:
     """Unpack the npm package into ``workdir`` and return its ``data`` directory."""
     npm = shutil.which("npm")
     if npm is None:
         raise MissingToolError("`npm` not found on PATH: install Node.js and npm")
     result = subprocess.run(
-        [npm, "pack", f"{PACKAGE}@{version}", "--silent"],
+        [npm, "pack", f"{package}@{version}", "--silent"],
         cwd=workdir,
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        raise DownloadError(f"npm pack {PACKAGE}@{version} failed: {result.stderr.strip()[:300]}")
+        raise DownloadError(f"npm pack {package}@{version} failed: {result.stderr.strip()[:300]}")
     tarball = workdir / result.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as archive:
         archive.extractall(workdir, filter="data")

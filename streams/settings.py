@@ -201,6 +201,11 @@ class Settings(BaseSettings):
         None,
         description="Region master file (CSV format of schemas/regions.py); unset = shipped.",
     )
+    regency_extents_file: Path | None = Field(
+        None,
+        description="Regencies' GPS extents (CSV format of schemas/extents.py, keyed by the "
+        "region master's regency codes); unset = shipped, for the shipped master.",
+    )
     frame_dir: Path | None = Field(
         None,
         description="Enumeration frame (enumerators, assignments, targets); unset: <state>/frame.",

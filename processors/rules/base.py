@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from schemas.extents import Extent
 from schemas.frame import Frame
 from schemas.regions import RegionMaster
 
@@ -83,10 +84,12 @@ class RuleContext:
     """Everything a rule may know besides the record, built once per worker (``now`` per batch).
 
     ``fieldwork_start``/``fieldwork_end`` bound the interview instants
-    (inclusive); ``regency_centroids`` maps a master regency code (``35.09``)
-    to (latitude, longitude) and may be empty, which switches the GPS distance
-    rule off; ``seen_niks`` may be ``None``, which switches the cross-household
-    NIK rule off.
+    (inclusive); ``regency_extents`` maps a master regency code (``35.09``)
+    to its padded box (:mod:`schemas.extents`, the worker loads the shipped
+    file); ``regency_centroids`` maps a code to (latitude, longitude) and is
+    used, with ``max_gps_distance_km``, only for a regency without an extent;
+    with neither the GPS regency rule is off. ``seen_niks`` may be ``None``,
+    which switches the cross-household NIK rule off.
     """
 
     regions: RegionMaster
@@ -98,6 +101,7 @@ class RuleContext:
     max_gps_distance_km: float = 50.0
     regency_centroids: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     seen_niks: NikIndex | None = None
+    regency_extents: Mapping[str, Extent] = field(default_factory=dict)
 
 
 #: What a rule runs: record and context in, findings out.

@@ -23,9 +23,12 @@ from processors.rules.base import (
     hit,
     make_rule,
 )
+from schemas.extents import INDONESIA
 from schemas.regions import RegionMaster
 
 EARTH_RADIUS_KM = 6371.0088
+#: Degrees within which a fix counts as (0, 0): about a metre.
+NULL_ISLAND_DEGREES = 1e-5
 
 
 #: Memo of resolved locations: five rules need the same resolution of each record.
@@ -189,22 +192,72 @@ def _gps_invalid(record: Record, ctx: RuleContext) -> Iterator[Hit]:
     yield hit(f"location.{'latitude' if bad_lat else 'longitude'}", lat=lat, lon=lon)
 
 
-def _gps_outside_regency(record: Record, ctx: RuleContext) -> Iterator[Hit]:
+def _plausible_point(record: Record) -> tuple[float, float] | None:
+    """A valid fix that is neither null island nor outside Indonesia: one finding per mistake."""
     point = valid_point(record["location"])
-    if point is None or not ctx.regency_centroids:
+    if point is None or is_null_island(point) or not INDONESIA.contains(*point):
+        return None
+    return point
+
+
+def is_null_island(point: tuple[float, float]) -> bool:
+    """(0, 0) to within about a metre: what a GPS library reports before it has a fix."""
+    return abs(point[0]) < NULL_ISLAND_DEGREES and abs(point[1]) < NULL_ISLAND_DEGREES
+
+
+def _gps_null_island(record: Record, ctx: RuleContext) -> Iterator[Hit]:
+    point = valid_point(record["location"])
+    if point is not None and is_null_island(point):
+        yield hit("location.latitude", lat=point[0], lon=point[1])
+
+
+def _gps_outside_indonesia(record: Record, ctx: RuleContext) -> Iterator[Hit]:
+    point = valid_point(record["location"])
+    if point is None or is_null_island(point) or INDONESIA.contains(*point):
+        return
+    yield hit(
+        "location.latitude",
+        lat=point[0],
+        lon=point[1],
+        distance=f"{INDONESIA.distance_km(*point):.0f}",
+    )
+
+
+def _gps_outside_regency(record: Record, ctx: RuleContext) -> Iterator[Hit]:
+    if not ctx.regency_extents and not ctx.regency_centroids:
+        return
+    point = _plausible_point(record)
+    if point is None:
         return
     regency = resolved_location(record, ctx).regency
-    centre = ctx.regency_centroids.get(regency.code) if regency else None
-    if regency is None or centre is None:
+    if regency is None:
         return
-    distance = haversine_km(point, centre)
-    if distance > ctx.max_gps_distance_km:
-        yield hit(
-            "location.latitude",
-            distance=f"{distance:.0f}",
-            regency=regency.name,
-            limit=f"{ctx.max_gps_distance_km:g}",
-        )
+    extent = ctx.regency_extents.get(regency.code)
+    if extent is not None:
+        if not extent.contains(*point):
+            yield _outside(point, regency.name, extent.distance_km(*point), "kotak", "box")
+        return
+    centre = ctx.regency_centroids.get(regency.code)
+    if centre is None:
+        return
+    beyond = haversine_km(point, centre) - ctx.max_gps_distance_km
+    if beyond > 0:
+        limit = f"{ctx.max_gps_distance_km:g} km"
+        yield _outside(point, regency.name, beyond, f"lingkaran {limit}", f"{limit} circle")
+
+
+def _outside(
+    point: tuple[float, float], regency: str, km: float, area_id: str, area_en: str
+) -> Hit:
+    return hit(
+        "location.latitude",
+        lat=f"{point[0]:.5f}",
+        lon=f"{point[1]:.5f}",
+        distance=f"{km:.0f}" if km >= 1 else "<1",
+        regency=regency,
+        area_id=area_id,
+        area_en=area_en,
+    )
 
 
 GPS_INVALID = make_rule(
@@ -220,14 +273,52 @@ GPS_INVALID = make_rule(
         "Impossible coordinates mean a broken app or device; no fix at all (both empty) is allowed."
     ),
 )
+GPS_NULL_ISLAND = make_rule(
+    "GPS_NULL_ISLAND",
+    Severity.WARNING,
+    "GPS",
+    "Koordinat GPS (lintang {lat}, bujur {lon}) adalah titik 0,0: aplikasi belum mendapat "
+    "sinyal GPS. Titik ini diperlakukan sebagai tidak ada.",
+    "GPS point (latitude {lat}, longitude {lon}) is 0,0 (null island): the app had no fix. "
+    "Treat the point as missing.",
+    detect=_gps_null_island,
+    rationale=(
+        "(0, 0) lies in the Gulf of Guinea: a device or app reporting its empty default. It "
+        "means no fix, which is allowed (both coordinates empty), so the household is kept; the "
+        "flag tells maps and analysts to ignore the point and the supervisor that the tablet's "
+        "GPS is not working."
+    ),
+)
+GPS_OUTSIDE_INDONESIA = make_rule(
+    "GPS_OUTSIDE_INDONESIA",
+    Severity.WARNING,
+    "GPS",
+    "Titik GPS (lintang {lat}, bujur {lon}) berada {distance} km di luar wilayah Indonesia; "
+    "periksa tanda lintang (selatan = negatif) dan urutan lintang/bujur.",
+    "GPS point (latitude {lat}, longitude {lon}) lies {distance} km outside Indonesia; check "
+    "the latitude's sign (south is negative) and the latitude/longitude order.",
+    detect=_gps_outside_indonesia,
+    rationale=(
+        "Indonesia spans about 6°N-11°S and 95°E-141°E (padded half a degree). A point beyond is "
+        "a sign dropped, latitude and longitude swapped, or a spoofed location, never the "
+        "household's place; the coordinate is not on the paper form and the interview itself "
+        "stays valid, so a warning, as BPS treats GPS as a check item for the supervisor."
+    ),
+)
 GPS_OUTSIDE_REGENCY = make_rule(
     "GPS_OUTSIDE_REGENCY",
     Severity.WARNING,
     "GPS",
-    "Titik GPS berjarak {distance} km dari titik tengah {regency}, melebihi batas {limit} km.",
-    "GPS point is {distance} km from the centre of {regency}, beyond the {limit} km limit.",
+    "Titik GPS (lintang {lat}, bujur {lon}) berada {distance} km di luar {area_id} wilayah "
+    "{regency}.",
+    "GPS point (latitude {lat}, longitude {lon}) lies {distance} km outside the {area_en} of "
+    "{regency}.",
     detect=_gps_outside_regency,
-    rationale="Fixes drift and large regencies exist; a supervisor checks the point on the map.",
+    rationale=(
+        "The box is the regency's village points (geografis, MIT; schemas/data/README.md) "
+        "padded 15 km. Fixes drift indoors and a household near the border may be fixed across "
+        "it, so a supervisor checks the point on the map rather than the record being rejected."
+    ),
 )
 
 RULES: tuple[Rule, ...] = (
@@ -238,5 +329,7 @@ RULES: tuple[Rule, ...] = (
     OUTSIDE_ASSIGNMENT,
     SUPERVISOR_MISMATCH,
     GPS_INVALID,
+    GPS_NULL_ISLAND,
+    GPS_OUTSIDE_INDONESIA,
     GPS_OUTSIDE_REGENCY,
 )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from schemas.extents import DEFAULT_EXTENTS_FILE
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, load_regions
-from streams import region_build
+from streams import extent_build, region_build
 from streams.settings import Settings
 
 DEFAULT_BRIDGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "bps-kemendagri"
@@ -34,6 +35,17 @@ def build_regions(bridge_dir: Path, version: str, output: Path) -> None:
     """Regenerate the shipped region master from the npm package idn-area-data."""
     count = region_build.build(bridge_dir, output, version)
     click.echo(f"Wrote {count} regions from idn-area-data {version} to {output}")
+
+
+@command.command("build-extents")
+@click.option("--version", "version", default=extent_build.PACKAGE_VERSION, show_default=True)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=DEFAULT_EXTENTS_FILE, show_default=True
+)
+def build_extents(version: str, output: Path) -> None:
+    """Regenerate the regencies' GPS extents from the npm package geografis (MIT)."""
+    count = extent_build.build(output, version)
+    click.echo(f"Wrote the extents of {count} regencies from geografis {version} to {output}")
 
 
 @command.command("regions")

@@ -84,8 +84,14 @@ How severities were chosen:
   disagreements with today's master or with the form warn; only a NIK that cannot
   exist (format, province, date) is an error.
 - Rules needing context switch themselves off without it: assignment rules while the
-  enumeration frame is empty, the GPS distance rule without regency centroids, the
+  enumeration frame is empty, the GPS regency rule for a regency without an extent
+  (`schemas/data/regency_extents.csv`, every regency of the shipped master has one), the
   cross-family NIK rule without a NIK index.
+- Ages by role and marital status follow BPS's concept where one exists (nobody under 10
+  is ever married: the form asks item 410 of women 10-54 with 408 = 2-4) and the law where
+  BPS has none (Law 16/2019: marriage from 19; Law 24/2013 art. 63: civil adulthood at 17
+  or married). Child marriage is a fact BPS enumerates, so 10-18 and married warns; the
+  head's minimum ages are the platform's choice, said so in each rule's reason.
 - A rule that raises is a bug: its finding becomes `RULE_CRASHED` (error), the other
   rules still run and the worker keeps going.
 - Not checked: S4's "employment status 418 = 1-3 implies item 420a = 1", because item

@@ -31,6 +31,7 @@ from typing import Any
 from processors.pipeline import Pipeline, RawSubmission, failed
 from processors.rules import InMemoryNikIndex, RuleContext
 from schemas.catalog import subject_for
+from schemas.extents import DEFAULT_EXTENTS_FILE, load_extents
 from schemas.frame import load_frame
 from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import SchemaRegistry, registry_from_url
@@ -50,6 +51,7 @@ class ComputeSetup:
     fieldwork_end: datetime
     registry_url: str | None
     nik_key: bytes
+    extents_file: Path | None = None
 
 
 def encoder(registry: SchemaRegistry, name: str) -> Encoder:
@@ -63,7 +65,7 @@ def encoder(registry: SchemaRegistry, name: str) -> Encoder:
 
 
 def build_computer(setup: ComputeSetup) -> BatchComputer:
-    """The computer of one process: master data, frame, codecs, an empty NIK index."""
+    """The computer of one process: master data, regency extents, frame, codecs, a NIK index."""
     regions = load_regions(setup.regions_file or DEFAULT_REGIONS_FILE)
     frame = load_frame(setup.frame_dir)
     registry = registry_from_url(setup.registry_url)
@@ -75,6 +77,7 @@ def build_computer(setup: ComputeSetup) -> BatchComputer:
         fieldwork_end=setup.fieldwork_end,
         now=datetime.now(UTC),
         seen_niks=niks,
+        regency_extents=load_extents(setup.extents_file or DEFAULT_EXTENTS_FILE),
     )
     decoder = AvroDeserializer(registry, "HouseholdSubmission")
     return BatchComputer(

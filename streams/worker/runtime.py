@@ -84,6 +84,7 @@ def compute_setup(settings: Settings) -> ComputeSetup:
         fieldwork_end=settings.fieldwork_end,
         registry_url=url.get_secret_value() if url else None,
         nik_key=settings.nik_key(),
+        extents_file=settings.regency_extents_file,
     )
 
 

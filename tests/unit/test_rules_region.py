@@ -10,6 +10,7 @@ import pytest
 
 from processors.rules import RuleContext, Severity, validate
 from processors.rules.region import haversine_km
+from schemas.extents import Extent, load_extents
 from schemas.frame import Frame
 from schemas.regions import Level, Region, RegionMaster
 from tests import builders as b
@@ -73,6 +74,16 @@ TRIGGERS: dict[str, tuple[Severity, str, Trigger]] = {
         Severity.WARNING,
         "location.latitude",
         _set("location", latitude=-7.2575, longitude=112.7521),  # Surabaya
+    ),
+    "GPS_NULL_ISLAND": (
+        Severity.WARNING,
+        "location.latitude",
+        _set("location", latitude=0.0, longitude=0.0),
+    ),
+    "GPS_OUTSIDE_INDONESIA": (
+        Severity.WARNING,
+        "location.latitude",
+        _set("location", latitude=8.2836, longitude=113.3719),  # the sign dropped
     ),
 }
 
@@ -156,7 +167,10 @@ def test_gps_distance_needs_a_centroid(ctx: RuleContext) -> None:
     record = b.kemendagri_submission(
         location=b.kemendagri_location(latitude=-7.2575, longitude=112.7521)
     )
-    assert found("GPS_OUTSIDE_REGENCY", record, ctx)[0].message_en.startswith("GPS point is 146 km")
+    assert found("GPS_OUTSIDE_REGENCY", record, ctx)[0].message_en == (
+        "GPS point (latitude -7.25750, longitude 112.75210) lies 96 km outside the 50 km circle "
+        "of Kabupaten Jember."
+    )
     assert (
         found("GPS_OUTSIDE_REGENCY", record, dataclasses.replace(ctx, regency_centroids={})) == []
     )
@@ -175,3 +189,73 @@ def test_haversine_matches_a_known_distance() -> None:
     jember_to_surabaya = haversine_km(b.JEMBER_CENTROID, (-7.2575, 112.7521))
     assert 140 < jember_to_surabaya < 150  # straight line, not by road
     assert haversine_km((0.0, 0.0), (0.0, 1.0)) == pytest.approx(111.2, abs=0.1)
+
+
+# --- GPS against the regencies' extents (schemas/data/regency_extents.csv) -------------
+
+
+@pytest.fixture(scope="module")
+def extents() -> dict[str, Extent]:
+    return load_extents()
+
+
+def gps(ctx: RuleContext, latitude: float, longitude: float) -> set[str]:
+    record = b.kemendagri_submission(
+        location=b.kemendagri_location(latitude=latitude, longitude=longitude)
+    )
+    return {f.code for f in validate(record, ctx) if f.code.startswith("GPS_")}
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "expected"),
+    [
+        (-8.2836, 113.3719, set()),  # Kencong, in Jember
+        (-8.17, 113.70, set()),  # Jember town
+        (-8.60, 113.25, set()),  # the south-west coast, inside the 15 km pad
+        (-7.2575, 112.7521, {"GPS_OUTSIDE_REGENCY"}),  # Surabaya
+        (-8.65, 115.22, {"GPS_OUTSIDE_REGENCY"}),  # Denpasar, Bali
+        (-6.2, 106.8, {"GPS_OUTSIDE_REGENCY"}),  # Jakarta
+        (0.0, 0.0, {"GPS_NULL_ISLAND"}),
+        (0.000001, -0.000001, {"GPS_NULL_ISLAND"}),
+        (8.2836, 113.3719, {"GPS_OUTSIDE_INDONESIA"}),  # sign dropped
+        (113.3719 - 180, -8.2836, {"GPS_OUTSIDE_INDONESIA"}),
+        (51.5, -0.12, {"GPS_OUTSIDE_INDONESIA"}),  # London
+    ],
+)
+def test_gps_plausibility_with_the_shipped_extents(
+    ctx: RuleContext,
+    extents: dict[str, Extent],
+    latitude: float,
+    longitude: float,
+    expected: set[str],
+) -> None:
+    """One finding per mistake: null island and abroad are not also outside the regency."""
+    with_extents = dataclasses.replace(ctx, regency_extents=extents, regency_centroids={})
+    assert gps(with_extents, latitude, longitude) == expected
+
+
+def test_the_extent_wins_over_the_centroid(ctx: RuleContext, extents: dict[str, Extent]) -> None:
+    """Jember's south-east corner is 57 km from its centre: inside the box, beyond the circle."""
+    corner = (-8.55, 114.05)
+    assert gps(ctx, *corner) == {"GPS_OUTSIDE_REGENCY"}
+    assert gps(dataclasses.replace(ctx, regency_extents=extents), *corner) == set()
+
+
+def test_outside_the_box_message(ctx: RuleContext, extents: dict[str, Extent]) -> None:
+    with_extents = dataclasses.replace(ctx, regency_extents=extents)
+    record = b.kemendagri_submission(
+        location=b.kemendagri_location(latitude=-7.2575, longitude=112.7521)
+    )
+    (finding,) = found("GPS_OUTSIDE_REGENCY", record, with_extents)
+    assert finding.message_en == (
+        "GPS point (latitude -7.25750, longitude 112.75210) lies 85 km outside the box of "
+        "Kabupaten Jember."
+    )
+    assert "di luar kotak wilayah Kabupaten Jember" in finding.message_id
+
+
+def test_without_an_extent_or_centroid_the_regency_rule_is_off(ctx: RuleContext) -> None:
+    off = dataclasses.replace(ctx, regency_extents={}, regency_centroids={})
+    assert gps(off, -6.2, 106.8) == set()
+    assert gps(off, 0.0, 0.0) == {"GPS_NULL_ISLAND"}  # needs no context
+    assert gps(off, 51.5, -0.12) == {"GPS_OUTSIDE_INDONESIA"}

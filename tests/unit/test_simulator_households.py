@@ -14,6 +14,7 @@ from processors import nik as nik_layout
 from processors.rules import InMemoryNikIndex, RuleContext, Severity, validate
 from processors.rules.base import PRESENT, completed_years
 from processors.rules.region import haversine_km
+from schemas.extents import load_extents
 from schemas.regions import RegionMaster, load_regions
 from simulator.config import ErrorRates, SimulationConfig
 from simulator.households import present_count
@@ -54,6 +55,7 @@ def context(
         now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         regency_centroids={"35.09": JEMBER_CENTRE},
         seen_niks=niks,
+        regency_extents=load_extents(),  # as the worker has them
     )
 
 
