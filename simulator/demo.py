@@ -251,6 +251,10 @@ def run(settings: Settings, options: DemoOptions, console: Console | None = None
 
 def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
     out, settings, options = demo.console, demo.settings, demo.options
+    refused = demo_reset.refusal(settings.clickhouse_dsn.get_secret_value(), kafka.bootstrap)
+    if refused and not options.keep_data:
+        out.print(f"[yellow]Not clearing earlier runs' data: {refused}; keeping it (--keep-data).")
+        options = demo.options = replace(options, keep_data=True)
     if options.keep_data:
         out.print("[yellow]Keeping the data of earlier runs (--keep-data).")
     else:  # before the worker starts: it owns the embedded engine while it runs

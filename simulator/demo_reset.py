@@ -75,6 +75,27 @@ class ResetPlan:
     folders: tuple[Path, ...]
 
 
+#: Hosts of a broker on this machine: the only brokers a demo may clear topics on.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def refusal(dsn: str, bootstrap: str) -> str | None:
+    """Why the demo must not clear these stores, or ``None`` when they are its own. Pure.
+
+    The demo clears only what it can only have made itself: the embedded
+    engine and a broker on this machine. A DSN naming a ClickHouse server or a
+    bootstrap naming another host may be shared (staging, production): clearing
+    those because someone ran ``make demo`` with the wrong variables set would
+    destroy census data.
+    """
+    if not dsn.startswith("chdb://"):
+        return "REGSOSEK_CLICKHOUSE_DSN names a ClickHouse server, not the embedded engine"
+    hosts = {server.strip().rsplit(":", 1)[0] for server in bootstrap.split(",")}
+    if not hosts <= LOOPBACK:
+        return f"Kafka at {bootstrap} is not on this machine"
+    return None
+
+
 def plan(settings: Settings, run_dir: Path) -> ResetPlan:
     """The reset for these settings; ``run_dir`` is where the demo writes logs and truth. Pure."""
     prefix = settings.topic_prefix

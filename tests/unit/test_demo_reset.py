@@ -165,3 +165,12 @@ def test_keep_data_flag_and_its_env_var_reach_the_demo(
         result = CliRunner().invoke(cli, ["demo", *args], env={**env, **extra})
         assert result.exit_code == 0, result.output
     assert [options.keep_data for options in seen] == [False, True, True]
+
+
+def test_the_demo_clears_only_the_embedded_engine_and_a_broker_on_this_machine() -> None:
+    assert demo_reset.refusal("chdb:///tmp/x/clickhouse", "127.0.0.1:9092") is None
+    assert demo_reset.refusal("chdb:///tmp/x/clickhouse", "localhost:9092,127.0.0.1:9094") is None
+    server = demo_reset.refusal("https://w:p@ch.bps.internal:8443/regsosek", "127.0.0.1:9092")
+    assert server is not None and "ClickHouse server" in server
+    shared = demo_reset.refusal("chdb:///tmp/x/clickhouse", "127.0.0.1:9092,kafka-2.bps:9092")
+    assert shared is not None and "not on this machine" in shared
