@@ -18,12 +18,23 @@ ACCEPTED = 202
 NOT_ACKNOWLEDGED = 503
 
 
+#: Labels of ``regsosek_gateway_token_reloads_total`` and ``..._throttled_requests_total``.
+TOKEN_RELOAD_OUTCOMES = ("loaded", "reloaded", "failed")
+THROTTLE_REASONS = ("rate_limited", "overloaded")
+
+
 class PrometheusGatewayObserver:
     """Gateway metrics on an injected registry."""
 
     def __init__(self, metrics: GatewayMetrics, registry: CollectorRegistry) -> None:
         self.metrics = metrics
         self.registry = registry
+        # Every outcome an alert or panel asks about exists from the start at 0: a labelled
+        # counter that first appears at 1 has no increase() to show.
+        for outcome in TOKEN_RELOAD_OUTCOMES:
+            metrics.token_reloads.labels(outcome)
+        for reason in THROTTLE_REASONS:
+            metrics.throttled.labels(reason)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> PrometheusGatewayObserver:

@@ -376,3 +376,12 @@ def test_gateway_observer_counts_throttles_and_token_reloads() -> None:
     reloads = "regsosek_gateway_token_reloads_total"
     assert [sample(reloads, {"outcome": o}) for o in ("loaded", "failed", "reloaded")] == [1, 1, 1]
     assert sample("regsosek_gateway_tokens") == 39
+
+
+def test_gateway_outcomes_that_alerts_watch_exist_at_zero_from_the_start() -> None:
+    observer = PrometheusGatewayObserver.create()
+    value = observer.registry.get_sample_value
+    assert value("regsosek_gateway_token_reloads_total", {"outcome": "failed"}) == 0
+    assert value("regsosek_gateway_throttled_requests_total", {"reason": "rate_limited"}) == 0
+    observer.on_token_reload("failed", 3)
+    assert value("regsosek_gateway_token_reloads_total", {"outcome": "failed"}) == 1
