@@ -35,7 +35,13 @@ RELEASED_DIR = "released"
 IDS_FILE = "ids.json"
 
 #: Every schema of the catalog, upstream first.
-NAMES = ("HouseholdSubmission", "EnumeratorEvent", "ValidatedSubmission", "Rejection")
+NAMES = (
+    "HouseholdSubmission",
+    "EnumeratorEvent",
+    "ValidatedSubmission",
+    "Rejection",
+    "ReviewDecision",
+)
 
 #: Confluent TopicNameStrategy subjects ("<topic>-value") and the schema each carries.
 SUBJECTS: Mapping[str, str] = {
@@ -43,6 +49,7 @@ SUBJECTS: Mapping[str, str] = {
     "regsosek.enumerator-events-value": "EnumeratorEvent",
     "regsosek.submissions.valid-value": "ValidatedSubmission",
     "regsosek.submissions.rejected-value": "Rejection",
+    "regsosek.reviews-value": "ReviewDecision",
 }
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")

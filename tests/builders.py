@@ -250,6 +250,7 @@ def enumerator_event(**overrides: Any) -> dict[str, Any]:
         "app_version": "2.3.1",
         "device_id": "tab-3509-0412",
         "pending_count": 3,
+        "household_id": None,
     } | overrides
 
 

@@ -81,6 +81,7 @@ def test_subjects_follow_the_topics() -> None:
         "regsosek.enumerator-events-value": "EnumeratorEvent",
         "regsosek.submissions.valid-value": "ValidatedSubmission",
         "regsosek.submissions.rejected-value": "Rejection",
+        "regsosek.reviews-value": "ReviewDecision",
     }
     assert catalog.subject_for("Rejection") == "regsosek.submissions.rejected-value"
 

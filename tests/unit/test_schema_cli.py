@@ -87,8 +87,11 @@ def test_release_a_compatible_change_then_check(schemas_copy: Path) -> None:
     assert before.exit_code == 0, before.output
     assert "regsosek schemas release EnumeratorEvent" in before.output
 
+    ids = json.loads((schemas_copy / "released" / "ids.json").read_text())["schemas"]
+    version = max(map(int, ids["EnumeratorEvent"])) + 1
+    next_id = max(entry["id"] for versions in ids.values() for entry in versions.values()) + 1
     released = run("release", "EnumeratorEvent", "--dir", str(schemas_copy))
-    assert "released EnumeratorEvent v2 as id 7" in released.output
+    assert f"released EnumeratorEvent v{version} as id {next_id}" in released.output
     after = run("check", "--dir", str(schemas_copy))
     assert after.exit_code == 0, after.output
     assert "release EnumeratorEvent" not in after.output

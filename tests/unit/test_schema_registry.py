@@ -25,9 +25,11 @@ EXPECTED_IDS = {
     ("regsosek.submissions-value", 1): 1,
     ("regsosek.submissions-value", 2): 2,
     ("regsosek.enumerator-events-value", 1): 3,
+    ("regsosek.enumerator-events-value", 2): 7,
     ("regsosek.submissions.valid-value", 1): 4,
     ("regsosek.submissions.rejected-value", 1): 5,
     ("regsosek.submissions.rejected-value", 2): 6,
+    ("regsosek.reviews-value", 1): 8,
 }
 
 
@@ -96,7 +98,7 @@ def test_an_unreleased_compatible_change_gets_a_deterministic_id(tmp_path: Path)
     ids = [LocalRegistry(directory).latest("regsosek.enumerator-events-value")[1] for _ in range(2)]
     current = catalog.load_schema("EnumeratorEvent", directory=directory)
     assert ids[0] == ids[1] == unreleased_id(current) >= UNRELEASED_ID_BASE
-    assert LocalRegistry(directory).versions("regsosek.enumerator-events-value") == [1, 2]
+    assert LocalRegistry(directory).versions("regsosek.enumerator-events-value") == [1, 2, 3]
 
 
 def test_registry_from_url_chooses() -> None:

@@ -74,5 +74,5 @@ def test_header_is_the_same_for_every_record_of_a_serializer() -> None:
     )
     first = serializer.encode(builders.enumerator_event())
     second = serializer.encode(builders.enumerator_event(event_type="LOGIN"))
-    assert first[:5] == second[:5] == wire.frame(3, b"")
+    assert first[:5] == second[:5] == wire.frame(7, b"")  # EnumeratorEvent v2
     assert catalog.SUBJECTS["regsosek.enumerator-events-value"] == "EnumeratorEvent"
