@@ -7,6 +7,7 @@ these fixes its restarted worker committed one offset per second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from importlib import metadata
 from types import SimpleNamespace
@@ -234,3 +235,35 @@ def test_a_record_of_an_older_generation_is_not_marked_read() -> None:
     consumer = Fetching(deliver=True)
     assert asyncio.run(faust_fixes._hand_on(consumer, P0, record(4, generation=2))) is False
     assert consumer._read_offset[P0] == 3, "read again after the seek, for this generation"
+
+
+def test_track_topic_keeps_every_sent_topic_in_the_metadata_refresh() -> None:
+    """The client (aiokafka's, not started, no broker) tracks each topic once, and keeps them."""
+    from aiokafka.client import AIOKafkaClient  # noqa: PLC0415 - only this test needs it
+
+    async def tracked() -> set[str]:
+        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+        faust_fixes.track_topic(client, "p.submissions.valid")
+        faust_fixes.track_topic(client, "p-worker-household-dedup-changelog")
+        faust_fixes.track_topic(client, "p.submissions.valid")
+        return set(client._topics)
+
+    assert asyncio.run(tracked()) == {"p.submissions.valid", "p-worker-household-dedup-changelog"}
+
+
+def test_the_producer_tracks_the_topic_before_sending() -> None:
+    """Topic given by position (the worker's batches) or by name (Faust's send) alike."""
+    from aiokafka import AIOKafkaProducer  # noqa: PLC0415 - only this test needs it
+
+    async def tracked() -> set[str]:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")
+        for call in (
+            producer.send_batch(producer.create_batch(), "p.valid", partition=0),
+            producer.send(topic="p.rejected", value=b"x"),
+            producer.partitions_for("p.changelog"),
+        ):
+            with contextlib.suppress(TimeoutError):  # never started: waits for metadata
+                await asyncio.wait_for(call, timeout=0.05)
+        return set(producer.client._topics)
+
+    assert asyncio.run(tracked()) == {"p.valid", "p.rejected", "p.changelog"}
