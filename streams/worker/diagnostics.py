@@ -55,6 +55,22 @@ def first_missing(committed: int | None, acked: Iterable[int], limit: int = 10) 
     return missing
 
 
+def waiting_for_commit(
+    committed: int | None, read: int | None, acked: int, commit_in_flight: bool
+) -> int:
+    """How many processed offsets of a partition wait for a commit (the commit watch's input).
+
+    The acked offsets Faust holds, plus, while a commit is in flight, one for a
+    partition read past its committed offset: Faust takes the acked offsets out
+    of its list when a commit starts, so a commit that never returns (one seen
+    waiting on a producer flush for good) left nothing to count and the watch
+    never saw the stall. A normal commit is in flight for milliseconds, and the
+    watch resets whenever it sees nothing waiting, so only a stuck one adds up.
+    """
+    read_uncommitted = read is not None and (committed is None or read >= committed)
+    return acked + (1 if commit_in_flight and read_uncommitted else 0)
+
+
 def commit_progress(consumer: Any) -> dict[tuple[str, int], CommitState]:
     """Committed offset and processed offsets waiting for a commit, per assigned partition."""
     try:
@@ -62,9 +78,17 @@ def commit_progress(consumer: Any) -> dict[tuple[str, int], CommitState]:
     except Exception:  # not yet started or between generations: nothing to watch
         return {}
     committed = _get(consumer, "_committed_offset", {}) or {}
+    read = _get(consumer, "_read_offset", {}) or {}
     acked = _get(consumer, "_acked", {}) or {}
+    commit_fut = _get(consumer, "_commit_fut")
+    in_flight = commit_fut is not None and not commit_fut.done()
     return {
-        (tp.topic, tp.partition): CommitState(committed.get(tp), len(acked.get(tp) or ()))
+        (tp.topic, tp.partition): CommitState(
+            committed.get(tp),
+            waiting_for_commit(
+                committed.get(tp), read.get(tp), len(acked.get(tp) or ()), in_flight
+            ),
+        )
         for tp in assignment
     }
 
@@ -112,6 +136,39 @@ def consumer_state(consumer: Any) -> dict[str, Any]:
     }
 
 
+def producer_state(producer: Any) -> dict[str, Any]:
+    """Batches Faust's producer has not delivered yet, per partition, with the leader it sees.
+
+    Faust flushes this producer before every offset commit, so one batch that is
+    never delivered (a partition whose leader the producer never learns) keeps the
+    commit in flight: here is which partition, since when, and to which broker.
+    """
+    client = _get(producer, "_producer")
+    accumulator = _get(client, "_message_accumulator")
+    if accumulator is None:
+        return {}
+    cluster = _get(_get(client, "client"), "cluster")
+    in_flight = _get(_get(client, "_sender"), "_in_flight", ()) or ()
+    pending: dict[str, Any] = {}
+    for tp, batches in list((_get(accumulator, "_batches", {}) or {}).items()):
+        leader = None
+        if cluster is not None:
+            try:
+                leader = cluster.leader_for_partition(tp)
+            except Exception:  # a topic the metadata dropped meanwhile: unknown
+                leader = None
+        pending[_tp(tp)] = {
+            "batches": len(batches),
+            "oldest_age_s": _age(min((_get(b, "_ctime", 0.0) for b in batches), default=None)),
+            "leader": leader,
+        }
+    return {
+        "queued": pending,
+        "sending_batches": len(_get(accumulator, "_pending_batches", ()) or ()),
+        "nodes_in_flight": sorted(in_flight),
+    }
+
+
 def channel_state(topics: Iterable[Any]) -> dict[str, Any]:
     """Queue fill of each subscribed topic's channel: a full queue is backpressure."""
     out: dict[str, Any] = {}
@@ -142,11 +199,16 @@ def _await_chain(coro: Any, limit: int = 12) -> list[str]:
     return where
 
 
-def task_state() -> list[dict[str, Any]]:
-    """Every asyncio task and the chain of awaits it is suspended in (agents show where)."""
+def task_state(loop: asyncio.AbstractEventLoop | None = None) -> list[dict[str, Any]]:
+    """Every task of ``loop`` (default: the running one) and the chain of awaits it waits in.
+
+    Faust runs its Kafka consumer (group coordinator, commits, fetches) on a loop
+    of its own in a thread; a commit that never returns waits there, invisible
+    in the main loop's tasks, so the page lists that loop's tasks too.
+    """
     tasks = [
         {"task": task.get_name(), "at": _await_chain(task.get_coro())}
-        for task in asyncio.all_tasks()
+        for task in asyncio.all_tasks(loop)
     ]
     return sorted(tasks, key=lambda t: t["at"])
 
@@ -169,10 +231,23 @@ def snapshot(app: Any) -> dict[str, Any]:
         "in_recovery": _get(app, "in_recovery"),
         "flow_control_active": flow.is_active() if flow is not None else None,
         "consumer": consumer_state(app.consumer),
+        "producer": producer_state(_get(app, "producer")),
         "channels": channel_state(_get(app.topics, "_topics", ()) or ()),
         "agents": agent_state(app),
         "tasks": task_state(),
+        "consumer_thread_tasks": _thread_tasks(app.consumer),
     }
+
+
+def _thread_tasks(consumer: Any) -> list[dict[str, Any]] | None:
+    """The tasks of the consumer thread's loop (aiokafka's coordinator, fetcher, commits)."""
+    loop = _get(_get(consumer, "_thread"), "thread_loop")
+    if not isinstance(loop, asyncio.AbstractEventLoop) or loop.is_closed():
+        return None
+    try:
+        return task_state(loop)
+    except RuntimeError:  # the other thread changed its task set while we read it
+        return None
 
 
 def install(app: Any) -> None:

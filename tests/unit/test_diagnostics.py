@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
-from streams.worker.diagnostics import first_missing, task_state
+from streams.worker.diagnostics import first_missing, task_state, waiting_for_commit
 
 
 @pytest.mark.parametrize(
@@ -45,3 +46,42 @@ def test_task_state_shows_where_a_task_waits() -> None:
     chain = parked_task["at"]
     assert isinstance(chain, list)
     assert "parked" in chain[0] and "wait" in chain[-1], chain
+
+
+@pytest.mark.parametrize(
+    ("committed", "read", "acked", "in_flight", "expected"),
+    [
+        (10, 14, 3, False, 3),  # acked offsets wait for the next commit
+        (0, 0, 0, True, 1),  # the stuck first commit: its acks taken out, record 0 read
+        (0, 0, 0, False, 0),  # the same between commits: nothing for the watch yet
+        (15, 14, 0, True, 0),  # everything read is committed: a commit elsewhere is no stall
+        (None, None, 0, True, 0),  # nothing read yet
+        (None, 3, 0, True, 1),  # read, never committed, a commit in flight
+        (10, 14, 2, True, 3),
+    ],
+)
+def test_waiting_for_commit(
+    committed: int | None, read: int | None, acked: int, in_flight: bool, expected: int
+) -> None:
+    assert waiting_for_commit(committed, read, acked, in_flight) == expected
+
+
+def test_task_state_reads_another_threads_loop() -> None:
+    """Faust's consumer runs on a loop in a thread of its own; its tasks are listed too."""
+    loop = asyncio.new_event_loop()
+    started, release = threading.Event(), asyncio.Event()
+
+    async def committing() -> None:
+        started.set()
+        await release.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(committing(),))
+    thread.start()
+    try:
+        assert started.wait(5)
+        chains = [t["at"] for t in task_state(loop)]
+    finally:
+        loop.call_soon_threadsafe(release.set)
+        thread.join(5)
+        loop.close()
+    assert any("committing" in chain[0] for chain in chains), chains
