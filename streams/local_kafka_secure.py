@@ -169,11 +169,11 @@ class AclRule:
 def desired_acls(topic_prefix: str) -> list[AclRule]:
     """Everything the non-admin principals may do; the authorizer refuses the rest. Pure.
 
-    * ``field`` writes the field apps' two input topics (submissions and
-      enumerator events). Its idempotent producer needs no cluster right: Kafka
+    * ``field`` writes the field apps' input topics (submissions, enumerator
+      events, and the supervisors' reviews, which the gateway publishes). Its idempotent producer needs no cluster right: Kafka
       grants a producer id to whoever may write some topic. It cannot read any
       topic, nor write the worker's outputs.
-    * ``worker`` reads submissions, writes ``.valid`` and ``.rejected``, uses
+    * ``worker`` reads submissions and reviews, writes ``.valid`` and ``.rejected``, uses
       the consumer group ``<prefix>-worker`` and creates and uses Faust's
       internal topics (``<prefix>-worker-…``: the dedup changelog, the assignor's
       leader topic). DESCRIBE on ``<prefix>.`` topics lets its start-up check
@@ -183,6 +183,7 @@ def desired_acls(topic_prefix: str) -> list[AclRule]:
     # Imported here: the topic names live in streams.topics, which needs settings.
     from streams.topics import (  # noqa: PLC0415
         ENUMERATOR_EVENTS,
+        REVIEWS,
         SUBMISSIONS,
         SUBMISSIONS_REJECTED,
         SUBMISSIONS_VALID,
@@ -192,12 +193,13 @@ def desired_acls(topic_prefix: str) -> list[AclRule]:
     group = f"{topic_prefix}-worker"
     rules = [
         AclRule("field", "TOPIC", named(topic, topic_prefix), "LITERAL", operation)
-        for topic in (SUBMISSIONS, ENUMERATOR_EVENTS)
+        for topic in (SUBMISSIONS, ENUMERATOR_EVENTS, REVIEWS)
         for operation in ("WRITE", "DESCRIBE")
     ]
     rules += [
         AclRule("worker", "TOPIC", f"{topic_prefix}.", "PREFIXED", "DESCRIBE"),
         AclRule("worker", "TOPIC", named(SUBMISSIONS, topic_prefix), "LITERAL", "READ"),
+        AclRule("worker", "TOPIC", named(REVIEWS, topic_prefix), "LITERAL", "READ"),
         *(
             AclRule("worker", "TOPIC", named(topic, topic_prefix), "LITERAL", "WRITE")
             for topic in (SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)

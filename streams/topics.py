@@ -48,8 +48,12 @@ ENUMERATOR_EVENTS = "regsosek.enumerator-events"
 SUBMISSIONS_VALID = "regsosek.submissions.valid"
 #: Undecodable or rule-breaking input with reason codes and the original bytes (Rejection).
 SUBMISSIONS_REJECTED = "regsosek.submissions.rejected"
+#: Supervisors' review decisions (ReviewDecision, key = household id): keyed and partitioned
+#: like the submissions, so a household's reviews share its submissions' partition number
+#: and the worker judges them against its dedup state on the same partition.
+REVIEWS = "regsosek.reviews"
 
-ALL_TOPICS = (SUBMISSIONS, ENUMERATOR_EVENTS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+ALL_TOPICS = (SUBMISSIONS, ENUMERATOR_EVENTS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED, REVIEWS)
 DEFAULT_PREFIX = "regsosek"
 
 
@@ -66,6 +70,7 @@ _PURPOSE = {
     ENUMERATOR_EVENTS: "enumerator activity: login, sync, heartbeat (key = enumerator id)",
     SUBMISSIONS_VALID: "submissions that passed validation (key = household id)",
     SUBMISSIONS_REJECTED: "rejected input with reason codes and original bytes",
+    REVIEWS: "supervisors' review decisions (key = household id)",
 }
 
 

@@ -534,6 +534,7 @@ def test_acls_give_field_apps_the_submissions_topic_only() -> None:
         and "--operation Read" not in text.split("User:field", 1)[1].split("acl ", 1)[0]
     )
     assert '--topic "$PREFIX.submissions"' in text.split("User:field", 1)[1].split("\n\n", 1)[0]
+    assert '--topic "$PREFIX.reviews"' in text.split("User:field", 1)[1].split("\n\n", 1)[0]
     assert "--group" not in text.split("User:field", 1)[1].split("\n\n", 1)[0]
     assert re.search(r"User:worker .*--group \"\$PREFIX-worker\"", text)
 

@@ -22,6 +22,7 @@ CLUSTER_TOPICS = [
     "regsosek.enumerator-events",
     "regsosek.submissions.valid",
     "regsosek.submissions.rejected",
+    "regsosek.reviews",
     "regsosek-worker-household-dedup-changelog",
     "regsosek-worker-__assignor-__leader",
     # another environment's topics on the same cluster
@@ -38,6 +39,7 @@ def test_deletes_the_platform_topics_and_the_workers_internal_ones_only() -> Non
         "regsosek-worker-__assignor-__leader",
         "regsosek-worker-household-dedup-changelog",
         "regsosek.enumerator-events",
+        "regsosek.reviews",
         "regsosek.submissions",
         "regsosek.submissions.rejected",
         "regsosek.submissions.valid",

@@ -192,9 +192,13 @@ def test_acls_field_writes_inputs_only_and_worker_keeps_to_its_own() -> None:
         "User:field DESCRIBE TOPIC regsosek.submissions",
         "User:field WRITE TOPIC regsosek.enumerator-events",
         "User:field DESCRIBE TOPIC regsosek.enumerator-events",
+        "User:field WRITE TOPIC regsosek.reviews",
+        "User:field DESCRIBE TOPIC regsosek.reviews",
     }
     worker = {r for r in rules if r.startswith("User:worker ")}
     assert "User:worker READ TOPIC regsosek.submissions" in worker
+    assert "User:worker READ TOPIC regsosek.reviews" in worker
+    assert "User:worker WRITE TOPIC regsosek.reviews" not in worker
     assert "User:worker WRITE TOPIC regsosek.submissions.valid" in worker
     assert "User:worker READ GROUP regsosek-worker (prefix)" in worker
     assert "User:worker CREATE TOPIC regsosek-worker- (prefix)" in worker  # Faust's changelog

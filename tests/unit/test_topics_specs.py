@@ -19,6 +19,7 @@ def test_every_platform_topic_is_desired_with_settings_applied() -> None:
         "regsosek.enumerator-events",
         "regsosek.submissions.valid",
         "regsosek.submissions.rejected",
+        "regsosek.reviews",
     ]
     for spec in specs:
         assert (spec.partitions, spec.replication) == (12, 3)

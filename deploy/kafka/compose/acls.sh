@@ -7,7 +7,8 @@
 # no-op). What each login may do:
 #
 #   field   the gateway and the field apps' SDK: write (and describe) the
-#           submissions topic, nothing else; no read of any topic.
+#           submissions topic and the reviews topic (supervisors review through
+#           the gateway), nothing else; no read of any topic.
 #   worker  read, write and create the topics under the prefix (its input,
 #           .valid, .rejected and its Faust changelog `<prefix>-worker-*`),
 #           and its consumer group `<prefix>-worker`.
@@ -36,7 +37,7 @@ for user in worker field; do
 done
 
 acl --allow-principal User:field --operation Write --operation Describe \
-    --topic "$PREFIX.submissions"
+    --topic "$PREFIX.submissions" --topic "$PREFIX.reviews"
 
 acl --allow-principal User:worker --resource-pattern-type prefixed --topic "$PREFIX" \
     --operation Read --operation Write --operation Describe --operation Create \
