@@ -69,3 +69,13 @@ class WorkerObserver(Protocol):
     def on_written(self, freshness: Freshness) -> None: ...
 
     def on_commits(self, stalled: Mapping[Partition, float]) -> None: ...
+
+
+#: Outcomes of the worker's per-batch NIK lookup; all but ``ok`` fall back to memory.
+NIK_LOOKUP_OUTCOMES = ("ok", "timeout", "error", "busy")
+
+
+class NikLookupObserver(Protocol):
+    """Told how each per-batch lookup of NIKs in ClickHouse went (cheap, never raises)."""
+
+    def on_nik_lookup(self, outcome: str, seconds: float) -> None: ...

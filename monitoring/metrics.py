@@ -94,6 +94,8 @@ class WorkerMetrics:
     assigned_partitions: Gauge
     lag_refresh_errors: Counter
     commit_stalled: Gauge
+    nik_lookups: Counter
+    nik_lookup_seconds: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> WorkerMetrics:
@@ -235,6 +237,20 @@ class WorkerMetrics:
                 "Seconds the commit of an assigned partition has not moved while processed "
                 "offsets waited behind it (0 normally): an event lost inside the worker.",
                 ["topic", "partition"],
+                registry=r,
+            ),
+            nik_lookups=Counter(
+                "regsosek_nik_lookups",
+                "Per-batch ClickHouse lookups of the batch's NIKs in other households, per "
+                "outcome: ok, or timeout/error/busy (the batch was ruled with the in-memory "
+                "index only).",
+                ["outcome"],
+                registry=r,
+            ),
+            nik_lookup_seconds=Histogram(
+                "regsosek_nik_lookup_duration_seconds",
+                "Time of an answered per-batch NIK lookup in ClickHouse.",
+                buckets=REQUEST_SECONDS,
                 registry=r,
             ),
         )

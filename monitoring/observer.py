@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from monitoring.hooks import SINKS, BatchOutcome, Freshness
+from monitoring.hooks import NIK_LOOKUP_OUTCOMES, SINKS, BatchOutcome, Freshness
 from monitoring.metrics import OUTCOMES, SINK_TABLES, WorkerMetrics
 
 
@@ -55,6 +55,8 @@ class PrometheusObserver:
         for district in districts:
             for outcome in ("valid", "rejected"):
                 m.district_submissions.labels(district, outcome)
+        for outcome in NIK_LOOKUP_OUTCOMES:
+            m.nik_lookups.labels(outcome)
 
     def on_processed(self, messages: int, outcome: BatchOutcome, seconds: float) -> None:
         """One processing batch: outcomes, reasons, verdicts, districts, duration."""
@@ -116,3 +118,9 @@ class PrometheusObserver:
         for labels, seconds in now.items():
             gauge.labels(*labels).set(seconds)
         self._watched = set(now)
+
+    def on_nik_lookup(self, outcome: str, seconds: float) -> None:
+        """One batch's NIK lookup (:class:`monitoring.hooks.NikLookupObserver`)."""
+        self.metrics.nik_lookups.labels(outcome).inc()
+        if outcome == "ok":
+            self.metrics.nik_lookup_seconds.observe(seconds)

@@ -92,6 +92,9 @@ class Pipeline:
 
     decode: Decoder
     context: RuleContext
+    #: Told of each accepted submission as soon as it is accepted, so a later record of the
+    #: same batch can see it (the worker's NIK index); must not change the record.
+    on_accepted: Callable[[Mapping[str, Any]], None] | None = None
 
     def run(
         self, messages: Iterable[RawSubmission], lookup: StateLookup, now: datetime
@@ -194,6 +197,8 @@ class Pipeline:
                 (msg.partition, msg.offset),
             )
         )
+        if self.on_accepted is not None:
+            self.on_accepted(record)
         if decision.new_state is not None:
             out.states[household] = decision.new_state
         lag = enrichment.get("ingest_lag_ms")

@@ -35,6 +35,15 @@ def nik_hash(nik: str | None, key: bytes) -> str | None:
     return hmac.digest(key, nik.strip().encode("ascii", "replace"), "sha256").hex()
 
 
+def nik_key(nik: str | None, key: bytes) -> int | None:
+    """The first 8 bytes of :func:`nik_hash` as a big-endian integer: ``nik_households.nik_key``.
+
+    The same number ClickHouse derives from ``members.nik_hash`` in migration 0007.
+    """
+    hashed = nik_hash(nik, key)
+    return None if hashed is None else int(hashed[:16], 16)
+
+
 def coarse_coordinate(value: float | None) -> float | None:
     """A GPS coordinate rounded to :data:`GPS_DECIMALS` places: a place, not a door."""
     return None if value is None else round(value, GPS_DECIMALS)
@@ -92,6 +101,7 @@ class AnalystQuota:
 RESTRICTED_TABLES = {
     "rejection_payloads": "original message bytes carry names and NIKs in clear",
     "schema_migrations": "bookkeeping of the sink",
+    "nik_households": "the worker's NIK lookup (a copy of members.nik_hash); analysts read members",
 }
 
 

@@ -224,6 +224,13 @@ class Settings(BaseSettings):
     process_batch_seconds: float = Field(
         0.25, gt=0, description="Longest wait to fill a processing batch, seconds."
     )
+    nik_lookup_timeout_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Longest wait for the per-batch ClickHouse lookup of the batch's NIKs in "
+        "other households (duplicate-NIK rule); later, the batch is checked against the "
+        "worker's memory only. 0 turns the lookup off.",
+    )
     process_in_child: bool = Field(
         True,
         description="Run decode, rules, enrichment and row building in a child process (the "

@@ -207,12 +207,13 @@ GRANDCHILD_OLDER_THAN_HEAD = make_rule(
 
 def _parent_too_young(record: Record, ctx: RuleContext) -> Iterator[Hit]:
     """A parent (in-law) must be the gap older than the head, or than the spouse (in-laws)."""
-    heads = _with_age(record, "HEAD")
+    parents = _with_age(record, "PARENT_OR_PARENT_IN_LAW")
+    heads = _with_age(record, "HEAD") if parents else []  # most families have no parent
     if not heads:
         return
     head_age = heads[0][2]
     oldest_spouse = max((age for _i, _m, age in _with_age(record, "SPOUSE")), default=None)
-    for index, parent, age in _with_age(record, "PARENT_OR_PARENT_IN_LAW"):
+    for index, parent, age in parents:
         if age - head_age >= MIN_PARENT_GAP:
             continue
         if oldest_spouse is not None and age - oldest_spouse >= MIN_PARENT_GAP:

@@ -15,6 +15,13 @@ first issue* and may legitimately differ today, so disagreements only warn:
 
 The same NIK twice in *one* family, however, is always a keying error.
 NIK rules skip members without a NIK (children without an id, unknown).
+
+Which NIKs count as "already recorded" is the context's :class:`NikIndex`. The
+worker's (``streams/worker/nik_index.py``) answers from ClickHouse (every
+worker's accepted households, across restarts; asked once per batch), from the
+households accepted earlier in the same batch, and from its own recent batches;
+so the first household with a NIK is accepted clean and every later one is
+flagged, however the submissions were partitioned or batched.
 """
 
 from __future__ import annotations
@@ -248,7 +255,10 @@ NIK_DUPLICATE_HOUSEHOLD = make_rule(
     "NIK of member {member} is already recorded in another family ({households}).",
     detect=_duplicate_household,
     rationale="People move between families between family-card updates; analysts decide which "
-    "family keeps them, and rejecting would drop a real household from the count.",
+    "family keeps them, and rejecting would drop a real household from the count. Seen across "
+    "workers and restarts: the worker asks ClickHouse (`nik_households`) once per batch, "
+    "time-boxed; when it does not answer in time the batch is checked against the worker's "
+    "memory only.",
 )
 
 RULES: tuple[Rule, ...] = (

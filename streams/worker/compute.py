@@ -21,19 +21,21 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from monitoring.hooks import BatchOutcome
 from processors.dedup import HouseholdState
+from processors.nik import is_well_formed
 from processors.pipeline import Accepted, Pipeline, RawSubmission, Rejected, failed
 from processors.records import rejection
 from processors.rules import RULES_BY_CODE, Finding, InMemoryNikIndex
 from schemas.errors import SchemaValidationError
-from schemas.limits import MAX_RECORD_BYTES
+from schemas.limits import MAX_RECORD_BYTES, MAX_SUBMISSION_BYTES
 from schemas.regions import RegionMaster
 from sinks.rows import Block, Locator, household_row, member_rows, rejection_block
+from streams.worker.nik_index import Durable, WorkerNikIndex
 from streams.worker.observer import batch_outcome, reason_codes
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,40 @@ class Computed:
         return batch_outcome(valid, [*self.rejection_facts, *quarantined], self.dropped)
 
 
+Decoded = tuple[int, dict[str, Any]]
+
+
+class DecodeCache:
+    """The batch's decoded submissions, so the NIK scan and the pipeline decode each once.
+
+    Keyed by the message bytes (the batch crosses the process boundary twice, so
+    the objects differ); an entry is handed out once and the rest dropped at
+    the end of the batch.
+    """
+
+    def __init__(self, decode: Callable[[bytes], Decoded]) -> None:
+        self._decode = decode
+        self._kept: dict[bytes, Decoded] = {}
+
+    def __call__(self, value: bytes) -> Decoded:
+        kept = self._kept.pop(value, None)
+        return kept if kept is not None else self._decode(value)
+
+    def keep(self, value: bytes) -> Decoded | None:
+        """Decode now and keep it; ``None`` if it does not decode (the pipeline will say why)."""
+        kept = self._kept.get(value)
+        if kept is None:
+            try:
+                kept = self._decode(value)
+            except Exception:
+                return None
+            self._kept[value] = kept
+        return kept
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
 class BatchComputer:
     """The pipeline, the encoders and the row builders of one process."""
 
@@ -111,8 +147,11 @@ class BatchComputer:
         encode_rejected: Encoder,
         nik_key: bytes,
         regions: RegionMaster,
-        nik_index: InMemoryNikIndex | None = None,
+        nik_index: InMemoryNikIndex | WorkerNikIndex | None = None,
     ) -> None:
+        self._decoded = DecodeCache(pipeline.decode)
+        accepted = self._accepted if isinstance(nik_index, WorkerNikIndex) else None
+        pipeline = replace(pipeline, decode=self._decoded, on_accepted=accepted)
         self._pipeline = pipeline
         self._encode_valid = encode_valid
         self._encode_rejected = encode_rejected
@@ -121,13 +160,47 @@ class BatchComputer:
         self._locator = Locator(regions)
         self._nik_index = nik_index
 
+    def nik_keys(self, messages: Sequence[RawSubmission]) -> list[int]:
+        """The ``nik_key`` of every well-formed NIK of the batch, for the worker to look up.
+
+        Decodes the batch now and keeps it for :meth:`compute`, so no submission
+        is decoded twice; empty without a :class:`WorkerNikIndex`.
+        """
+        index = self._nik_index
+        if not isinstance(index, WorkerNikIndex):
+            return []
+        keys = {index.key_of(nik) for nik, _household in self._batch_niks(messages)}
+        return sorted(key for key in keys if key is not None)
+
+    def _batch_niks(self, messages: Sequence[RawSubmission]) -> list[tuple[str, str]]:
+        """(NIK, household id) of every well-formed NIK of the batch's decodable submissions."""
+        pairs: list[tuple[str, str]] = []
+        for message in messages:
+            if len(message.value) > MAX_SUBMISSION_BYTES:
+                continue
+            decoded = self._decoded.keep(message.value)
+            if decoded is None:
+                continue
+            record = decoded[1]
+            household = str(record.get("household_id"))
+            for member in record.get("members") or ():
+                nik = member.get("nik")
+                if nik and is_well_formed(nik):
+                    pairs.append((nik, household))
+        return pairs
+
     def compute(
         self,
         messages: Sequence[RawSubmission],
         states: Mapping[str, list[Any] | None],
         now: datetime,
+        known_niks: Durable | None = None,
     ) -> Computed:
-        """Decide on every message; ``states`` holds the dedup state of each household id."""
+        """Decide on every message; ``states`` holds the dedup state of each household id.
+
+        ``known_niks`` is ClickHouse's answer for the batch's NIK keys
+        (:mod:`streams.worker.nik_lookup`); ``None`` when there was none.
+        """
         missing: set[str] = set()
 
         def lookup(household: str) -> HouseholdState | None:
@@ -136,7 +209,17 @@ class BatchComputer:
                 return None
             return HouseholdState.from_json(states[household])
 
-        result = self._pipeline.run(messages, lookup, now)
+        index = self._nik_index
+        try:
+            if isinstance(index, WorkerNikIndex):
+                index.begin_batch(known_niks)
+            result = self._pipeline.run(messages, lookup, now)
+            if isinstance(index, WorkerNikIndex) and not missing:
+                index.commit_batch()
+        finally:
+            if isinstance(index, WorkerNikIndex):
+                index.end_batch()
+            self._decoded.clear()
         if missing:
             return Computed(missing=missing)
         by_offset = {(m.partition, m.offset): m for m in messages}
@@ -245,12 +328,24 @@ class BatchComputer:
             return failed(messages[where], now, exc)
         return item
 
+    def _accepted(self, record: Mapping[str, Any]) -> None:
+        """The pipeline accepted this submission: later households of the batch see its NIKs."""
+        index = self._nik_index
+        if not isinstance(index, WorkerNikIndex):  # pragma: no cover - only installed with one
+            return
+        household = str(record["household_id"])
+        for member in record.get("members") or ():
+            nik = member.get("nik")
+            if nik:
+                index.accept(nik, household)
+
     def _remember_niks(self, accepted: Sequence[Accepted]) -> None:
         """Accepted members' NIKs, so a NIK turning up in another household is flagged.
 
-        Only this process's index: the worker sends every batch to the same one.
+        Only a plain :class:`InMemoryNikIndex` (tests): the worker's index was told of
+        each acceptance as it happened (:meth:`_accepted`).
         """
-        if self._nik_index is None:
+        if not isinstance(self._nik_index, InMemoryNikIndex):
             return
         for item in accepted:
             for member in item.record["submission"]["members"]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.pipeline import Pipeline, RawSubmission, failed
-from processors.rules import InMemoryNikIndex, RuleContext
+from processors.rules import RuleContext
 from schemas.catalog import subject_for
 from schemas.extents import DEFAULT_EXTENTS_FILE, load_extents
 from schemas.frame import load_frame
@@ -37,6 +37,7 @@ from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import SchemaRegistry, registry_from_url
 from schemas.serde import AvroDeserializer, AvroSerializer, EnvelopeSerializer
 from streams.worker.compute import BatchComputer, Computed, Encoder
+from streams.worker.nik_index import Durable, WorkerNikIndex
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def build_computer(setup: ComputeSetup) -> BatchComputer:
     regions = load_regions(setup.regions_file or DEFAULT_REGIONS_FILE)
     frame = load_frame(setup.frame_dir)
     registry = registry_from_url(setup.registry_url)
-    niks = InMemoryNikIndex()
+    niks = WorkerNikIndex(setup.nik_key)
     context = RuleContext(
         regions=regions,
         frame=frame,
@@ -109,11 +110,20 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _compute_in_child(
-    messages: Sequence[RawSubmission], states: Mapping[str, list[Any] | None], now: datetime
+    messages: Sequence[RawSubmission],
+    states: Mapping[str, list[Any] | None],
+    now: datetime,
+    known: Durable | None,
 ) -> Computed:
     if _computer is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("compute child not initialised")
-    return _computer.compute(messages, states, now)
+    return _computer.compute(messages, states, now, known)
+
+
+def _nik_keys_in_child(messages: Sequence[RawSubmission]) -> list[int]:
+    if _computer is None:  # pragma: no cover - the initializer always ran
+        raise RuntimeError("compute child not initialised")
+    return _computer.nik_keys(messages)
 
 
 def _ready() -> bool:
@@ -150,26 +160,50 @@ class ComputePool:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
+    async def nik_keys(self, messages: Sequence[RawSubmission]) -> list[int]:
+        """The batch's NIK keys (the compute process decodes it now and keeps it)."""
+        if self._local is not None:
+            return await asyncio.to_thread(self._local.nik_keys, messages)
+        if self._executor is None:  # pragma: no cover - a pool has one or the other
+            raise RuntimeError("no compute process")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, _nik_keys_in_child, messages)
+        except BrokenProcessPool:  # the culprit is found and quarantined by compute()
+            log.error("the compute process died scanning a batch's NIKs; restarting it")
+            self._restart()
+            return []
+
     async def compute(
-        self, messages: Sequence[RawSubmission], states: States, now: datetime
+        self,
+        messages: Sequence[RawSubmission],
+        states: States,
+        now: datetime,
+        known: Durable | None = None,
     ) -> Computed:
         """One batch; a child that dies on it is replaced and the culprit quarantined."""
         if self._local is not None:
-            return await asyncio.to_thread(self._local.compute, messages, states, now)
+            return await asyncio.to_thread(self._local.compute, messages, states, now, known)
         try:
-            return await self._once(messages, states, now)
+            return await self._once(messages, states, now, known)
         except BrokenProcessPool:
             log.error("the compute process died on a batch of %d; restarting it", len(messages))
             self._restart()
-        return await self._split(messages, states, now)
+        return await self._split(messages, states, now, known)
 
     async def _once(
-        self, messages: Sequence[RawSubmission], states: States, now: datetime
+        self,
+        messages: Sequence[RawSubmission],
+        states: States,
+        now: datetime,
+        known: Durable | None = None,
     ) -> Computed:
         if self._executor is None:  # pragma: no cover - only called with a child
             raise RuntimeError("no compute process")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, _compute_in_child, messages, states, now)
+        return await loop.run_in_executor(
+            self._executor, _compute_in_child, messages, states, now, known
+        )
 
     def _restart(self) -> None:
         if self._executor is not None:
@@ -177,22 +211,26 @@ class ComputePool:
         self._executor = self._start()
 
     async def _split(
-        self, messages: Sequence[RawSubmission], states: States, now: datetime
+        self,
+        messages: Sequence[RawSubmission],
+        states: States,
+        now: datetime,
+        known: Durable | None = None,
     ) -> Computed:
         """Compute again; on another death, halves in order, down to the killing record."""
         try:
-            return await self._once(messages, states, now)
+            return await self._once(messages, states, now, known)
         except BrokenProcessPool:
             self._restart()
         if len(messages) == 1:
             log.critical("submission %s kills the compute process: quarantined", messages[0])
             return self._quarantine(messages[0], now)
         middle = len(messages) // 2
-        first = await self._split(messages[:middle], states, now)
+        first = await self._split(messages[:middle], states, now, known)
         if first.missing:
             return first
         later = {**states, **first.states}
-        second = await self._split(messages[middle:], later, now)
+        second = await self._split(messages[middle:], later, now, known)
         return merge(first, second)
 
     def _quarantine(self, message: RawSubmission, now: datetime) -> Computed:

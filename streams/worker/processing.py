@@ -40,6 +40,8 @@ from sinks.writer import SinkUnavailable, dedup_token
 from streams.worker.compute import Computed
 from streams.worker.holding import hold, hold_async
 from streams.worker.inserting import BatchInserter, Inserted
+from streams.worker.nik_index import Durable
+from streams.worker.nik_lookup import NikLookup
 from streams.worker.pool import ComputePool
 from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForBatch
 
@@ -108,8 +110,10 @@ class ProcessingStage:
         observer: WorkerObserver,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        nik_lookup: NikLookup | None = None,
     ) -> None:
         self._pool = pool
+        self._nik_lookup = nik_lookup
         self._inserter = inserter
         self._executor = executor
         self._table = table
@@ -136,12 +140,20 @@ class ProcessingStage:
         keys = {m.key.decode("utf-8", "replace") for m in messages if m.key}
         states = {key: self._state(key) for key in keys}
         now = self._clock()
-        computed = await self._pool.compute(messages, states, now)
+        known = await self._known_niks(messages)
+        computed = await self._pool.compute(messages, states, now, known)
         if computed.missing:  # keys that are not household ids: look those up too
             states |= {household: self._state(household) for household in computed.missing}
-            computed = await self._pool.compute(messages, states, now)
+            computed = await self._pool.compute(messages, states, now, known)
         self.pending.update(computed.states)
         return Batch(messages, computed, started)
+
+    async def _known_niks(self, messages: Sequence[RawSubmission]) -> Durable | None:
+        """ClickHouse's households of the batch's NIKs (time-boxed; None: memory only)."""
+        if self._nik_lookup is None:
+            return None
+        keys = await self._pool.nik_keys(messages)
+        return await self._nik_lookup.known(keys)
 
     async def finish(self, batch: Batch) -> None:
         """Insert, publish, store the states; the caller acknowledges afterwards."""

@@ -42,6 +42,7 @@ from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.diagnostics import commit_progress
 from streams.worker.inserting import BatchInserter
+from streams.worker.nik_lookup import NikLookup
 from streams.worker.observer import Fanout, WorkerStats, consumed_topics, freshness
 from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
@@ -185,6 +186,14 @@ def create_worker(
     schemas = registry_from_url(url.get_secret_value() if url else None)
     pool = ComputePool(setup, child=settings.process_in_child)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+    nik_lookup = None
+    if settings.nik_lookup_timeout_seconds > 0:  # its own read-only client and thread
+        nik_lookup = NikLookup(
+            client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file, settings=READ_ONLY),
+            database,
+            timeout_s=settings.nik_lookup_timeout_seconds,
+            observer=monitoring.observer,
+        )
     processing = ProcessingStage(
         pool=pool,
         inserter=BatchInserter(writer, encoder(schemas, "Rejection")),
@@ -196,6 +205,7 @@ def create_worker(
         changelog_topic=wapp.dedup.changelog_topic.get_topic_name(),
         observer=observer,
         should_stop=lambda: bool(wapp.app.should_stop),
+        nik_lookup=nik_lookup,
     )
     _attach_agents(wapp, settings, processing, observer)
     # the pages' reads: a client and thread of their own, read-only (streams/worker/reads.py)

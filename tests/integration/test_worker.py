@@ -60,6 +60,11 @@ def _household(n: int, revision: int = 1, submission_id: str | None = None) -> d
         submission_id=submission_id
         or str(uuid.UUID(int=random.Random(n * 10 + revision).getrandbits(128))),
     )
+    return _own_niks(record, n)
+
+
+def _own_niks(record: dict[str, Any], n: int) -> dict[str, Any]:
+    """Serial ``n`` in every NIK: distinct households never share one (NIK_DUPLICATE_HOUSEHOLD)."""
     for member in record["members"]:
         if member.get("nik"):
             member["nik"] = member["nik"][:12] + f"{n % 10000:04d}"
@@ -99,14 +104,14 @@ def test_mixed_batch_gives_exact_valid_and_rejected_topics(
     clean = _household(1)
     retry = dict(clean)  # the app sends the same submission again
     revision2 = _household(1, revision=2)
-    bps = b.household_submission(household_id="3509010001-0003-0002-01")
+    bps = _own_niks(b.household_submission(household_id="3509010001-0003-0002-01"), 2)
     bad_nik = _household(3)
     bad_nik["members"][0]["nik"] = "35090212"
     bad_age = _household(4)
     bad_age["members"][0]["age"] = 130
     sex_mismatch = _household(5)
     sex_mismatch["members"][0]["nik"] = "3509025205800005"  # day 52 = a woman's NIK on the head
-    old_app = b.household_submission_v1(household_id="3509010001-0003-0006-01")
+    old_app = _own_niks(b.household_submission_v1(household_id="3509010001-0003-0006-01"), 6)
     _publish(
         kafka.bootstrap,
         topics[SUBMISSIONS],
