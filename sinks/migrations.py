@@ -41,6 +41,7 @@ SHARDING_KEYS = {
     "households": "cityHash64(household_id)",
     "members": "cityHash64(household_id)",
     "rejection_payloads": "cityHash64(source_topic, source_partition, source_offset)",
+    "reviews": "cityHash64(household_id)",
 }
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -64,6 +64,11 @@ ANALYST_TABLES = (
     "progress_by_district",
     "progress_by_village",
     "progress_by_enumerator",
+    "review_decisions",
+    "interview_status",
+    "review_progress_by_district",
+    "review_progress_by_team",
+    "review_progress_by_enumerator",
 )
 #: A region master code of a province, regency or district (``35``, ``35.09``, ``35.09.19``).
 AREA_CODE = re.compile(r"\d{2}(\.\d{2}){0,2}")
@@ -84,6 +89,9 @@ _AREA_CONDITIONS = {
         )
     },
     "enumerators": "arrayExists(d -> startsWith(d, '{area}'), district_codes)",
+    # decisions carry no district: those of the households the role may see (the
+    # households policy applies inside the subquery too)
+    "review_decisions": "household_id IN (SELECT household_id FROM {db}.households)",
 }
 
 
@@ -101,6 +109,8 @@ class AnalystQuota:
 RESTRICTED_TABLES = {
     "rejection_payloads": "original message bytes carry names and NIKs in clear",
     "schema_migrations": "bookkeeping of the sink",
+    "reviews": "supervisors' comments are free text about a family (names, circumstances); "
+    "analysts read review_decisions, the same rows without the comment",
     "nik_households": "the worker's NIK lookup (a copy of members.nik_hash); analysts read members",
 }
 
@@ -192,6 +202,7 @@ def _row_policies(
             continue
         policies.append(
             f"CREATE ROW POLICY IF NOT EXISTS {role}_area{on_cluster} ON {database}.{table}"
-            f" FOR SELECT USING {condition.format(area=area)} AS permissive TO {role}"
+            f" FOR SELECT USING {condition.format(area=area, db=database)}"
+            f" AS permissive TO {role}"
         )
     return policies

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from processors.rules import ages, enumeration, housing, identity, items, members, region, system
+from processors.rules import (
+    ages,
+    enumeration,
+    housing,
+    identity,
+    items,
+    members,
+    region,
+    reviews,
+    system,
+)
 from processors.rules.base import Check, Finding, Record, Rule, RuleContext, validating
 
 #: (title, rules) per block of the form, in the order the catalogue lists them.
@@ -22,6 +32,7 @@ BLOCKS: tuple[tuple[str, tuple[Rule, ...]], ...] = (
     ("Blok IV: age gates and skips", items.RULES),
     ("Blok III and V: housing and assets", housing.RULES),
     ("Decoding and the pipeline", system.RULES),
+    ("Supervisor review decisions", reviews.RULES),
 )
 
 CATALOGUE: tuple[Rule, ...] = tuple(rule for _title, rules in BLOCKS for rule in rules)
