@@ -21,7 +21,7 @@ from schemas.catalog import subject_for
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from sinks.clickhouse import client_from_dsn
-from sinks.migrations import migrate
+from sinks.migrations import load_migrations
 from sinks.privacy import nik_hash, nik_key
 from streams.topics import SUBMISSIONS, SUBMISSIONS_VALID
 from streams.worker.nik_lookup import NikLookup
@@ -48,7 +48,11 @@ class Outcomes:
 def test_the_lookup_table_follows_members_and_answers_by_key(tmp_path: Path) -> None:
     """The engine's key of a stored nik_hash equals Python's nik_key, and the query finds it."""
     client = client_from_dsn(f"chdb://{tmp_path / 'ch'}")
-    migrate(client, database="niks")
+    client.command("CREATE DATABASE IF NOT EXISTS niks")
+    for migration in load_migrations():  # the members table and this step, nothing else
+        if migration.version in {1, 7}:
+            for statement in migration.statements("niks"):
+                client.command(statement)
     rows: list[tuple[str, int, int, str | None]] = [
         ("35.09.02.2001-0003-0001-01", 1, 1, SHARED),
         ("35.09.02.2001-0003-0002-01", 1, 1, SHARED),
@@ -88,7 +92,7 @@ def test_the_lookup_table_follows_members_and_answers_by_key(tmp_path: Path) -> 
         database="niks",
     )
     copied = client.query("SELECT count() FROM niks.nik_households").result_rows[0][0]
-    assert copied == 4  # the member without a NIK has no row
+    assert copied == 3  # no row without a NIK; a revision folds into its household's row
     outcomes = Outcomes()
     lookup = NikLookup(client, "niks", timeout_s=5.0, observer=outcomes)
     shared, other = nik_key(SHARED, KEY), nik_key("3509021205800003", KEY)
@@ -158,7 +162,9 @@ def test_a_restarted_worker_flags_a_nik_accepted_before_the_restart(
             )
         ],
     }
-    rows = worker.query("SELECT household_id, warning_codes FROM households ORDER BY household_id")
+    rows = worker.query(
+        "SELECT household_id, warning_codes FROM regsosek.households ORDER BY household_id"
+    )
     assert [(r["household_id"], r["warning_codes"]) for r in rows] == [
         (first["household_id"], []),
         (second["household_id"], ["NIK_DUPLICATE_HOUSEHOLD"]),
