@@ -52,7 +52,7 @@ from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
 from schemas.validate import FieldError
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
-from streams.topics import ENUMERATOR_EVENTS, SUBMISSIONS
+from streams.topics import ENUMERATOR_EVENTS, REVIEWS, SUBMISSIONS
 
 
 class PublishError(BrokerError):
@@ -435,6 +435,34 @@ class EnumeratorEventPublisher(AvroPublisher):
             schema_name="EnumeratorEvent",
             key_field="enumerator_id",
             id_field="event_id",
+            options=options,
+        )
+
+
+class ReviewPublisher(AvroPublisher):
+    """Supervisors' review decisions to ``regsosek.reviews``, keyed by ``household_id``.
+
+    The key puts a household's reviews on the partition number of its
+    submissions, where the worker holding its dedup state judges them. The
+    receipt's ``record_id`` is the ``review_id``; a resend keeps it, and the
+    reviews table keeps one row per review.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        registry: SchemaRegistry,
+        *,
+        topic: str = REVIEWS,
+        options: ProducerOptions | None = None,
+    ) -> None:
+        super().__init__(
+            bootstrap,
+            registry,
+            topic=topic,
+            schema_name="ReviewDecision",
+            key_field="household_id",
+            id_field="review_id",
             options=options,
         )
 

@@ -44,6 +44,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from aiohttp import hdrs, web
 
 from schemas.catalog import load_schema
+from schemas.frame import load_frame
 from schemas.jsonform import JsonForm
 from schemas.registry import registry_from_url
 from streams.gateway.admission import Admission, Throttled
@@ -67,12 +68,13 @@ from streams.gateway.payloads import (
     receipt_body,
 )
 from streams.gateway.reload import Reload, ReloadingTokens, watch
+from streams.gateway.reviews import ReviewService, review_receipt_body
 from streams.gateway.service import SubmissionService
 from streams.kafka_admin import metadata_answered
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
-from streams.sdk import ProducerOptions, Publisher, SubmissionPublisher
+from streams.sdk import ProducerOptions, Publisher, ReviewPublisher, SubmissionPublisher
 from streams.settings import Settings
-from streams.topics import SUBMISSIONS, named
+from streams.topics import REVIEWS, SUBMISSIONS, named
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,7 @@ ADMISSION = web.AppKey("admission", Admission)
 SERVICE = web.AppKey("service", SubmissionService)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 OBSERVER = web.AppKey("observer", GatewayObserver)
+REVIEW_SERVICE = web.AppKey("reviews", ReviewService)
 
 
 def create_app(
@@ -164,8 +167,12 @@ def create_app(
     tokens: TokenSource,
     publisher: Publisher,
     observer: GatewayObserver | None = None,
+    reviews: ReviewService | None = None,
 ) -> web.Application:
-    """The application; it owns ``publisher`` and closes it on shutdown."""
+    """The application; it owns ``publisher`` (and ``reviews``' one) and closes them on shutdown.
+
+    ``POST /v1/reviews`` exists only with a ``reviews`` service (supervisors' decisions).
+    """
     middlewares = [_problems] if observer is None else [_observed, _problems]
     app = web.Application(
         middlewares=middlewares, client_max_size=config.max_body_bytes, logger=log
@@ -183,6 +190,9 @@ def create_app(
     )
     app.router.add_post("/v1/submissions", post_submission)
     app.router.add_post("/v1/submissions/batch", post_batch)
+    if reviews is not None:
+        app[REVIEW_SERVICE] = reviews
+        app.router.add_post("/v1/reviews", post_review)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.yaml", openapi)
@@ -223,7 +233,18 @@ def app_from_settings(settings: Settings, tokens: TokenSource | None = None) -> 
     from monitoring.gateway import PrometheusGatewayObserver  # noqa: PLC0415 - wiring only
 
     tokens = tokens if tokens is not None else token_source_from_settings(settings)
-    return create_app(config, tokens, publisher, PrometheusGatewayObserver.create())
+    reviews = ReviewService(
+        ReviewPublisher(
+            settings.kafka_bootstrap,
+            registry,
+            topic=named(REVIEWS, settings.topic_prefix),
+            options=options,
+        ),
+        JsonForm(load_schema("ReviewDecision")),
+        load_frame(settings.frame_directory),
+        config.retry_after_s,
+    )
+    return create_app(config, tokens, publisher, PrometheusGatewayObserver.create(), reviews)
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -260,6 +281,23 @@ async def post_batch(request: web.Request) -> web.Response:
     status = batch_status(results)
     headers = service.retry_after if status == 503 else None
     return web.json_response(batch_body(results), status=status, headers=headers)
+
+
+async def post_review(request: web.Request) -> web.Response:
+    """One supervisor's review decision -> 202 with its Kafka position, once acknowledged.
+
+    Not counted as a submission; a throttled request is counted as throttled.
+    """
+    try:
+        caller = _caller(request)
+        with request.app[ADMISSION].admitted(caller):
+            document = await _read_json(request)
+            service = request.app[REVIEW_SERVICE]
+            receipt = await _in_thread(request, service.submit, caller, document)
+    except Throttled as throttled:
+        _refused(request, throttled)
+        raise
+    return web.json_response(review_receipt_body(receipt), status=202)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -440,6 +478,9 @@ async def _close(app: web.Application) -> None:
     """Deliver pending records, close the producer, stop the pool."""
     executor = app[EXECUTOR]
     await asyncio.get_running_loop().run_in_executor(executor, app[SERVICE].publisher.close)
+    reviews = app.get(REVIEW_SERVICE)
+    if reviews is not None:
+        await asyncio.get_running_loop().run_in_executor(executor, reviews.publisher.close)
     executor.shutdown(wait=False, cancel_futures=True)
 
 

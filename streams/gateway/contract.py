@@ -2,8 +2,8 @@
 
 The hand-written part of the document (paths, answers, error bodies) ends at
 :data:`MARKER`; everything after it is the JSON Schema of
-``HouseholdSubmission.avsc`` and its named types (:mod:`schemas.jsonschema`),
-so the HTTP contract cannot drift from the Avro one. After a schema change::
+``HouseholdSubmission.avsc`` and ``ReviewDecision.avsc`` and their named types
+(:mod:`schemas.jsonschema`), so the HTTP contract cannot drift from the Avro one. After a schema change::
 
     .venv/bin/python -m streams.gateway.contract          # rewrite streams/gateway/openapi.yaml
     .venv/bin/python -m streams.gateway.contract --check  # exit 1 when it is stale
@@ -25,16 +25,21 @@ from schemas.jsonschema import json_schemas
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 SCHEMA = "HouseholdSubmission"
+#: Every Avro schema the gateway takes as a request body, in the document's order.
+SCHEMAS = (SCHEMA, "ReviewDecision")
 MARKER = (
-    f"    # --- generated from schemas/{SCHEMA}.avsc by"
+    f"    # --- generated from schemas/{{{','.join(SCHEMAS)}}}.avsc by"
     " `python -m streams.gateway.contract`: do not edit below ---"
 )
 
 
 def generated_section() -> str:
     """The YAML of the generated component schemas, indented under ``components.schemas``."""
+    generated: dict[str, object] = {}
+    for name in SCHEMAS:
+        generated |= json_schemas(dict(load_schema(name)))
     text = yaml.safe_dump(
-        json_schemas(dict(load_schema(SCHEMA))),
+        generated,
         sort_keys=False,
         allow_unicode=True,
         width=100,

@@ -48,6 +48,7 @@ from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher
 from streams.worker.reads import READ_ONLY, Reads
+from streams.worker.reviews import install_reviews
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -208,6 +209,19 @@ def create_worker(
         nik_lookup=nik_lookup,
     )
     _attach_agents(wapp, settings, processing, observer)
+    install_reviews(
+        wapp,
+        settings,
+        frame=frame,
+        processing=processing,
+        writer=writer,
+        executor=executor,
+        publisher=BatchPublisher(wapp.app.producer._ensure_producer),
+        encode_rejection=encoder(schemas, "Rejection"),
+        observer=observer,
+        registry=schemas,
+        guard=unacked_on_failure,
+    )
     # the pages' reads: a client and thread of their own, read-only (streams/worker/reads.py)
     reads = Reads(client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file, settings=READ_ONLY))
     web.install(

@@ -24,13 +24,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from schemas.catalog import load_schema
-from schemas.jsonform import to_json
+from schemas.frame import Frame
+from schemas.jsonform import JsonForm, to_json
 from schemas.limits import MAX_SUBMISSION_BYTES, TOO_LARGE_CODE
 from schemas.registry import LocalRegistry
 from schemas.validate import FieldError
 from streams.gateway.app import ADMISSION, OPENAPI_FILE, GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, hashed_key, new_token
 from streams.gateway.reload import ReloadingTokens
+from streams.gateway.reviews import ReviewService
 from streams.sdk import BatchOutcome, PublishError, Receipt, SubmissionPublisher
 from streams.settings import Settings
 from tests.builders import household_submission
@@ -160,7 +162,11 @@ def _refs(node: Any) -> list[str]:
 
 def test_openapi_documents_every_route_and_status() -> None:
     doc = yaml.safe_load(Path(OPENAPI_FILE).read_text(encoding="utf-8"))
-    app = make_app(RecordingPublisher())
+    config = GatewayConfig(bootstrap="127.0.0.1:9")
+    reviews = ReviewService(
+        RecordingPublisher(), JsonForm(load_schema("ReviewDecision")), Frame(), retry_after_s=5
+    )
+    app = create_app(config, TokenStore(), RecordingPublisher(), reviews=reviews)
     routes = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()
@@ -172,6 +178,8 @@ def test_openapi_documents_every_route_and_status() -> None:
     assert set(submission) == {"202", "400", "401", "403", "413", "415", "429", "500", "503"}
     batch = doc["paths"]["/v1/submissions/batch"]["post"]["responses"]
     assert {"202", "207", "400", "401", "413", "415", "429", "503"} <= set(batch)
+    review = doc["paths"]["/v1/reviews"]["post"]["responses"]
+    assert set(review) == set(submission)
     for ref in _refs(doc):
         node: Any = doc
         for part in ref.removeprefix("#/").split("/"):

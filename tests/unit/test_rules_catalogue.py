@@ -80,6 +80,11 @@ def test_codes_without_a_check_are_raised_outside_the_rules() -> None:
         "SAME_REVISION_NEW_CONTENT",
         "HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT",
         "REVISION_JUMP",
+        "REVIEW_COMMENT_MISSING",
+        "REVIEW_UNKNOWN_HOUSEHOLD",
+        "REVIEW_OUTSIDE_TEAM",
+        "REVIEW_STALE_REVISION",
+        "REVIEW_UNKNOWN_REVISION",
     }
 
 
