@@ -19,7 +19,9 @@ UNKNOWN_DISTRICT = "unknown"
 #: or the broker did not acknowledge its output records.
 SINK_CLICKHOUSE = "households"
 SINK_PUBLISH = "publish"
-SINKS = (SINK_CLICKHOUSE, SINK_PUBLISH)
+#: The paradata agent's batch (enumerator_events and its rejections) held for ClickHouse.
+SINK_PARADATA = "paradata"
+SINKS = (SINK_CLICKHOUSE, SINK_PUBLISH, SINK_PARADATA)
 
 #: (topic, partition).
 Partition = tuple[str, int]
@@ -79,3 +81,24 @@ class NikLookupObserver(Protocol):
     """Told how each per-batch lookup of NIKs in ClickHouse went (cheap, never raises)."""
 
     def on_nik_lookup(self, outcome: str, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class ParadataBatch:
+    """What one batch of enumerator events became, in counts and instants.
+
+    ``newest_event`` and ``newest_sync`` are the latest device times (epoch
+    seconds) of any stored event and of a SYNC in the batch, None when none:
+    their age on a dashboard says whether the field still reports at all.
+    """
+
+    stored: Mapping[str, int] = field(default_factory=dict)  # by event type
+    rejected: Mapping[str, int] = field(default_factory=dict)  # by reason code
+    newest_event: float | None = None
+    newest_sync: float | None = None
+
+
+class ParadataObserver(Protocol):
+    """Told what each paradata batch stored and refused (cheap, never raises)."""
+
+    def on_paradata(self, batch: ParadataBatch) -> None: ...

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from monitoring.lag import REFRESH_SECONDS, ConsumerLag, KafkaOffsets, OffsetSource
 from monitoring.metrics import FAUST_PREFIX, WorkerMetrics, add_process_collectors
 from monitoring.observer import PrometheusObserver
+from monitoring.paradata import ParadataMetrics, PrometheusParadataObserver
 from schemas.frame import Frame
 from schemas.regions import Level, RegionMaster
 
@@ -36,11 +37,13 @@ class WorkerTopics:
     submissions: str
     valid: str
     rejected: str
+    #: The enumerator-events topic, when the worker consumes paradata.
+    paradata: str | None = None
 
     @property
     def inputs(self) -> list[str]:
-        """What the group consumes: the submissions only (the outputs are for others)."""
-        return [self.submissions]
+        """What the group consumes: submissions and paradata (the outputs are for others)."""
+        return [self.submissions, *([self.paradata] if self.paradata else [])]
 
 
 @dataclass
@@ -51,6 +54,7 @@ class WorkerMonitoring:
     metrics: WorkerMetrics
     observer: PrometheusObserver
     lag: ConsumerLag
+    paradata: PrometheusParadataObserver
 
 
 def instrument_worker(
@@ -85,7 +89,8 @@ def instrument_worker(
     registry.register(lag)
     _connect(app, metrics, lag)
     metrics.worker_up.set(1)
-    return WorkerMonitoring(registry, metrics, observer, lag)
+    paradata = PrometheusParadataObserver(ParadataMetrics.create(registry))
+    return WorkerMonitoring(registry, metrics, observer, lag, paradata)
 
 
 def _connect(app: Any, metrics: WorkerMetrics, lag: ConsumerLag) -> None:

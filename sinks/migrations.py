@@ -41,6 +41,8 @@ SHARDING_KEYS = {
     "households": "cityHash64(household_id)",
     "members": "cityHash64(household_id)",
     "rejection_payloads": "cityHash64(source_topic, source_partition, source_offset)",
+    # an event and the app's resent copy must meet on one shard for FINAL to collapse them
+    "enumerator_events": "cityHash64(enumerator_id)",
     "reviews": "cityHash64(household_id)",
 }
 

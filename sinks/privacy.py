@@ -69,6 +69,15 @@ ANALYST_TABLES = (
     "review_progress_by_district",
     "review_progress_by_team",
     "review_progress_by_enumerator",
+    # paradata (0009): ids, times and 100 m places of the enumerators' own work, no
+    # household data; area-filtered through the frame's enumerators
+    "enumerator_events",
+    "enumerator_activity",
+    "active_enumerators",
+    "interview_durations",
+    "interview_time_by_enumerator",
+    "data_quality_by_enumerator",
+    "data_quality_by_team",
 )
 #: A region master code of a province, regency or district (``35``, ``35.09``, ``35.09.19``).
 AREA_CODE = re.compile(r"\d{2}(\.\d{2}){0,2}")
@@ -92,6 +101,8 @@ _AREA_CONDITIONS = {
     # decisions carry no district: those of the households the role may see (the
     # households policy applies inside the subquery too)
     "review_decisions": "household_id IN (SELECT household_id FROM {db}.households)",
+    # events carry BPS codes only: those of the enumerators the role may see
+    "enumerator_events": "enumerator_id IN (SELECT enumerator_id FROM {db}.enumerators)",
 }
 
 

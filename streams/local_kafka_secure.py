@@ -199,6 +199,7 @@ def desired_acls(topic_prefix: str) -> list[AclRule]:
     rules += [
         AclRule("worker", "TOPIC", f"{topic_prefix}.", "PREFIXED", "DESCRIBE"),
         AclRule("worker", "TOPIC", named(SUBMISSIONS, topic_prefix), "LITERAL", "READ"),
+        AclRule("worker", "TOPIC", named(ENUMERATOR_EVENTS, topic_prefix), "LITERAL", "READ"),
         AclRule("worker", "TOPIC", named(REVIEWS, topic_prefix), "LITERAL", "READ"),
         *(
             AclRule("worker", "TOPIC", named(topic, topic_prefix), "LITERAL", "WRITE")

@@ -161,6 +161,17 @@ REVISION_JUMP = make_rule(
     "exhaust the step (processors/dedup.py).",
 )
 
+PARADATA_EVENT_INVALID = make_rule(
+    "PARADATA_EVENT_INVALID",
+    Severity.ERROR,
+    None,
+    "Peristiwa paradata aplikasi tidak dapat disimpan: {problem}.",
+    "An app paradata event cannot be stored: {problem}.",
+    rationale="An EnumeratorEvent that decodes but names no enumerator or event id, or an "
+    "INTERVIEW_* event without its household, would be a row no paradata view can place; it is "
+    "kept with its bytes in rejection_payloads instead (processors/paradata.py).",
+)
+
 RULES: tuple[Rule, ...] = (
     DECODE_TRUNCATED,
     DECODE_BAD_MAGIC_BYTE,
@@ -177,4 +188,5 @@ RULES: tuple[Rule, ...] = (
     SAME_REVISION_NEW_CONTENT,
     HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT,
     REVISION_JUMP,
+    PARADATA_EVENT_INVALID,
 )

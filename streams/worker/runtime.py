@@ -44,6 +44,7 @@ from streams.worker.diagnostics import commit_progress
 from streams.worker.inserting import BatchInserter
 from streams.worker.nik_lookup import NikLookup
 from streams.worker.observer import Fanout, WorkerStats, consumed_topics, freshness
+from streams.worker.paradata import install_paradata, paradata_topic
 from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher
@@ -130,6 +131,7 @@ def worker_topics(settings: Settings) -> WorkerTopics:
         submissions=names.named(names.SUBMISSIONS, prefix),
         valid=names.named(names.SUBMISSIONS_VALID, prefix),
         rejected=names.named(names.SUBMISSIONS_REJECTED, prefix),
+        paradata=paradata_topic(settings),
     )
 
 
@@ -209,6 +211,16 @@ def create_worker(
         nik_lookup=nik_lookup,
     )
     _attach_agents(wapp, settings, processing, observer)
+    install_paradata(
+        wapp,
+        settings,
+        writer=writer,
+        executor=executor,
+        observer=observer,
+        paradata_observer=monitoring.paradata,
+        registry=schemas,
+        guard=unacked_on_failure,
+    )
     install_reviews(
         wapp,
         settings,

@@ -197,6 +197,7 @@ def test_acls_field_writes_inputs_only_and_worker_keeps_to_its_own() -> None:
     }
     worker = {r for r in rules if r.startswith("User:worker ")}
     assert "User:worker READ TOPIC regsosek.submissions" in worker
+    assert "User:worker READ TOPIC regsosek.enumerator-events" in worker  # paradata
     assert "User:worker READ TOPIC regsosek.reviews" in worker
     assert "User:worker WRITE TOPIC regsosek.reviews" not in worker
     assert "User:worker WRITE TOPIC regsosek.submissions.valid" in worker

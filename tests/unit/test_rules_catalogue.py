@@ -85,6 +85,7 @@ def test_codes_without_a_check_are_raised_outside_the_rules() -> None:
         "REVIEW_OUTSIDE_TEAM",
         "REVIEW_STALE_REVISION",
         "REVIEW_UNKNOWN_REVISION",
+        "PARADATA_EVENT_INVALID",
     }
 
 
