@@ -106,8 +106,18 @@ async def hold_async(
     should_stop: Callable[[], bool],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """``await call()`` until it returns; a failure while stopping is raised as it is."""
+    """``await call()`` until it returns; a failure while stopping is raised as it is.
+
+    ``call`` may be a lambda returning an awaitable (``lambda: asyncio.gather(...)``):
+    tenacity awaits only what a coroutine *function* returns, and would hand such
+    an awaitable back unawaited (no acknowledgement waited for, no failure seen),
+    so every call goes through :func:`attempt`, which awaits it.
+    """
     rounds = _Rounds(sink, observer)
+
+    async def attempt() -> T:
+        return await call()
+
     retrying = AsyncRetrying(
         retry=retry_if_exception(retry_on),
         wait=HELD_WAIT,
@@ -116,6 +126,6 @@ async def hold_async(
         after=rounds.failure,
         reraise=True,
     )
-    result: T = await retrying(call)
+    result: T = await retrying(attempt)
     rounds.done()
     return result

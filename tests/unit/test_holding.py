@@ -150,3 +150,28 @@ def test_async_hold_retries_then_recovers_and_raises_when_stopping() -> None:
     with pytest.raises(ConnectionError, match="broker away"):
         asyncio.run(run(3, stop=True))
     assert slept == [1, 2, 4]  # no pause: a stopping worker leaves at the first failure
+
+
+def test_async_hold_awaits_what_a_lambda_returns_and_retries_its_failure() -> None:
+    """The worker passes ``lambda: asyncio.gather(...)``: its acks must be waited for."""
+    seen, slept = Seen(), list[float]()
+    call = Flaky(2, ConnectionError("broker away"))
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def publish() -> str:
+        return call()
+
+    async def run() -> str:
+        return await hold_async(
+            lambda: publish(),  # noqa: PLW0108 - the shape under test: returns a coroutine
+            retry_on=transient,
+            sink="publish",
+            observer=seen,
+            should_stop=lambda: False,
+            sleep=sleep,
+        )
+
+    assert asyncio.run(run()) == "done"
+    assert call.calls == 3 and slept == [1, 2]
