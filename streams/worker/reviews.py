@@ -193,8 +193,12 @@ class ReviewStage:
             (str(record["household_id"] or "").encode() or None, self._encode(record))
             for record in judged.rejections
         ]
+
+        async def publishing() -> None:  # a coroutine function: tenacity awaits only those
+            await self._publisher.publish(self._rejected_topic, records)
+
         await hold_async(
-            lambda: self._publisher.publish(self._rejected_topic, records),
+            publishing,
             retry_on=lambda exc: isinstance(exc, Exception),
             sink=SINK_PUBLISH,
             observer=self._observer,
