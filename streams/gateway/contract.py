@@ -3,7 +3,8 @@
 The hand-written part of the document (paths, answers, error bodies) ends at
 :data:`MARKER`; everything after it is the JSON Schema of
 ``HouseholdSubmission.avsc`` and ``ReviewDecision.avsc`` and their named types
-(:mod:`schemas.jsonschema`), so the HTTP contract cannot drift from the Avro one. After a schema change::
+(:mod:`schemas.jsonschema`), so the HTTP contract cannot drift from the Avro one.
+After a schema change::
 
     .venv/bin/python -m streams.gateway.contract          # rewrite streams/gateway/openapi.yaml
     .venv/bin/python -m streams.gateway.contract --check  # exit 1 when it is stale

@@ -6,10 +6,11 @@ B's revision 2, which is awaiting review again. Supervisor 051 (another team)
 is refused by the gateway (403) for A, and the same kind of review written to
 Kafka directly (naming 051's own enumerator, so every field looks right) is
 rejected by the worker with REVIEW_OUTSIDE_TEAM, as is 041's late review of
-B's revision 1 (REVIEW_STALE_REVISION). The worker is restarted between phases,
-so the dedup state the reviews are judged against comes back from its changelog. Each phase is on the topics before the
-worker starts (it reads both topics at once: a review must not overtake the
-submission it reviews, see streams/worker/reviews.py).
+B's revision 1 (REVIEW_STALE_REVISION). The worker is restarted between
+phases, so the dedup state the reviews are judged against comes back from its
+changelog. Each phase is on the topics before the worker starts (it reads
+both topics at once: a review must not overtake the submission it reviews,
+see streams/worker/reviews.py).
 """
 
 from __future__ import annotations
