@@ -170,8 +170,9 @@ def desired_acls(topic_prefix: str) -> list[AclRule]:
     """Everything the non-admin principals may do; the authorizer refuses the rest. Pure.
 
     * ``field`` writes the field apps' input topics (submissions, enumerator
-      events, and the supervisors' reviews, which the gateway publishes). Its idempotent producer needs no cluster right: Kafka
-      grants a producer id to whoever may write some topic. It cannot read any
+      events, and the supervisors' reviews, which the gateway publishes). Its
+      idempotent producer needs no cluster right: Kafka grants a producer id to
+      whoever may write some topic. It cannot read any
       topic, nor write the worker's outputs.
     * ``worker`` reads submissions and reviews, writes ``.valid`` and ``.rejected``, uses
       the consumer group ``<prefix>-worker`` and creates and uses Faust's
