@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -139,14 +140,25 @@ class Listener:
 
 
 def _read_request(conn: socket.socket) -> bytes:
-    """Up to the end of the HTTP headers (or what came before the peer stopped)."""
+    """The HTTP headers and the body they announce (or what came before the peer stopped).
+
+    The body is read too: closing a socket with unread bytes sends a reset, which
+    can reach the client before the answer does.
+    """
     data = b""
     while b"\r\n\r\n" not in data and len(data) < 65536:
         chunk = conn.recv(4096)
         if not chunk:
-            break
+            return data
         data += chunk
-    return data
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while length and len(body) < int(length[1]):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 _ANSWER = (
@@ -167,12 +179,18 @@ def _serve(
             conn, _ = server.accept()
         except TimeoutError:
             continue
-        with conn:
-            conn.settimeout(5)
-            try:
-                handle(conn)
-            except (OSError, ssl.SSLError) as exc:
-                listener.failures.append(repr(exc))
+        # one thread a connection: an idle pooled connection must not hold up the next one,
+        # and the generous timeout keeps a loaded machine from cutting a handshake short
+        threading.Thread(target=_one, args=(conn, listener, handle), daemon=True).start()
+
+
+def _one(conn: socket.socket, listener: Listener, handle: Callable[[socket.socket], None]) -> None:
+    with conn:
+        conn.settimeout(30)
+        try:
+            handle(conn)
+        except (OSError, ssl.SSLError) as exc:
+            listener.failures.append(repr(exc))
 
 
 @contextmanager

@@ -34,8 +34,9 @@ def test_reset_clears_a_previous_run_and_nothing_else(
     )
     changelog = f"{prefix}-worker-household-dedup-changelog"
     kept = [spec.name for spec in desired_topics(Settings(topic_prefix=neighbour))]
+    platform = desired_topics(settings)
     specs = [
-        *desired_topics(settings),
+        *platform,
         TopicSpec(changelog, 1, 1),
         *(TopicSpec(name, 1, 1) for name in kept),
     ]
@@ -60,7 +61,7 @@ def test_reset_clears_a_previous_run_and_nothing_else(
     reset = demo_reset.plan(settings, run_dir)
     cleared = demo_reset.clear(settings, reset, kafka.bootstrap, PLAINTEXT)
 
-    assert sorted(cleared.topics) == sorted([spec.name for spec in specs[:4]] + [changelog])
+    assert sorted(cleared.topics) == sorted([spec.name for spec in platform] + [changelog])
     assert (cleared.group, cleared.database) == (f"{prefix}-worker", database)
     assert cleared.folders == (tmp_path.resolve() / "faust", run_dir)
     left = set(list_topic_names(kafka.bootstrap))

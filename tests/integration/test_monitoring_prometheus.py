@@ -31,8 +31,9 @@ from schemas.catalog import load_schema
 from schemas.frame import Assignment, write_frame
 from schemas.jsonform import to_json
 from schemas.registry import LocalRegistry
-from streams.sdk import SubmissionPublisher
+from streams.sdk import EnumeratorEventPublisher, SubmissionPublisher
 from streams.topics import (
+    ENUMERATOR_EVENTS,
     SUBMISSIONS,
     SUBMISSIONS_REJECTED,
     SUBMISSIONS_VALID,
@@ -142,7 +143,7 @@ def pipeline(
         kafka.bootstrap,
         [
             TopicSpec(named(t, prefix), 3, 1)
-            for t in (SUBMISSIONS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
+            for t in (SUBMISSIONS, ENUMERATOR_EVENTS, SUBMISSIONS_VALID, SUBMISSIONS_REJECTED)
         ],
     )
     frame = b.rules_frame()
@@ -186,6 +187,14 @@ def _publish(bootstrap: str, prefix: str, gateway: Gateway) -> None:
         publisher.publish_batch(sdk)
     finally:
         publisher.close()
+    # the tablet's paradata: a log-in and a sync (the field-silence panels read them)
+    events = EnumeratorEventPublisher(
+        bootstrap, LocalRegistry(), topic=named(ENUMERATOR_EVENTS, prefix)
+    )
+    try:
+        events.publish_batch([b.enumerator_event(event_type=kind) for kind in ("LOGIN", "SYNC")])
+    finally:
+        events.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for _ in range(UNDECODABLE):
         producer.send(named(SUBMISSIONS, prefix), key=b"broken", value=b"\x07not avro")

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clickhouse_connect.driver.client import Client
 from kafka import KafkaProducer
 
 from schemas.catalog import subject_for
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
-from sinks.clickhouse import client_from_dsn
 from sinks.migrations import load_migrations
 from sinks.privacy import nik_hash, nik_key
 from streams.topics import SUBMISSIONS, SUBMISSIONS_VALID
@@ -45,13 +45,17 @@ class Outcomes:
         self.seen.append(outcome)
 
 
-def test_the_lookup_table_follows_members_and_answers_by_key(tmp_path: Path) -> None:
-    """The engine's key of a stored nik_hash equals Python's nik_key, and the query finds it."""
-    client = client_from_dsn(f"chdb://{tmp_path / 'ch'}")
-    client.command("CREATE DATABASE IF NOT EXISTS niks")
+def test_the_lookup_table_follows_members_and_answers_by_key(
+    clickhouse_client: Client, scratch_database: str
+) -> None:
+    """The engine's key of a stored nik_hash equals Python's nik_key, and the query finds it.
+
+    On the session's engine (one embedded engine per process), in a database of its own.
+    """
+    client, niks = clickhouse_client, scratch_database
     for migration in load_migrations():  # the members table and this step, nothing else
         if migration.version in {1, 7}:
-            for statement in migration.statements("niks"):
+            for statement in migration.statements(niks):
                 client.command(statement)
     rows: list[tuple[str, int, int, str | None]] = [
         ("35.09.02.2001-0003-0001-01", 1, 1, SHARED),
@@ -89,12 +93,12 @@ def test_the_lookup_table_follows_members_and_answers_by_key(tmp_path: Path) -> 
             "disabled",
             "written_at",
         ],
-        database="niks",
+        database=niks,
     )
-    copied = client.query("SELECT count() FROM niks.nik_households").result_rows[0][0]
+    copied = client.query(f"SELECT count() FROM {niks}.nik_households").result_rows[0][0]
     assert copied == 3  # no row without a NIK; a revision folds into its household's row
     outcomes = Outcomes()
-    lookup = NikLookup(client, "niks", timeout_s=5.0, observer=outcomes)
+    lookup = NikLookup(client, niks, timeout_s=5.0, observer=outcomes)
     shared, other = nik_key(SHARED, KEY), nik_key("3509021205800003", KEY)
     unknown = nik_key("3509021205800099", KEY)
     assert shared is not None and other is not None and unknown is not None
