@@ -186,6 +186,30 @@ class Settings(BaseSettings):
         description="Requests the gateway works on at once (body read, Kafka acknowledgement "
         "awaited); more get 503 with Retry-After instead of queueing without bound.",
     )
+    gateway_worker_url: str = Field(
+        "http://127.0.0.1:6066",
+        description="The worker's web address; the gateway's GET /v1/feedback asks its "
+        "/feedback page (only the worker may query the embedded engine).",
+    )
+    gateway_worker_token: SecretStr = Field(
+        SecretStr(""),
+        description="Operator token the gateway sends to the worker's /feedback page.",
+    )
+    gateway_worker_token_file: Path | None = Field(
+        None,
+        description="File holding that operator token (first line; preferred to the variable).",
+    )
+    gateway_worker_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for the worker's feedback answer, per attempt; then 503.",
+    )
+    feedback_settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Feedback rows younger than this are left for the next sync, so a "
+        "cursor never steps past a row that is being inserted.",
+    )
     topic_prefix: str = Field(
         "regsosek",
         pattern=r"^[A-Za-z0-9._-]+$",

@@ -41,6 +41,7 @@ from streams.worker.app import WorkerApp, build_app, changelog_spec
 from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.diagnostics import commit_progress
+from streams.worker.feedback import install_feedback
 from streams.worker.inserting import BatchInserter
 from streams.worker.nik_lookup import NikLookup
 from streams.worker.observer import Fanout, WorkerStats, consumed_topics, freshness
@@ -249,6 +250,13 @@ def create_worker(
     )
     _watch_commits(wapp.app, observer)
     install_board(wapp.app, stats=stats, reads=reads, database=database)
+    install_feedback(
+        wapp.app,
+        reads=reads,
+        database=database,
+        topic=worker_topics(settings).submissions,
+        settle_ms=int(settings.feedback_settle_seconds * 1000),
+    )
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, pool, monitoring)
 
