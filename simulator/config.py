@@ -51,6 +51,26 @@ class ErrorRates:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """Whether supervisors review, and how their decisions fall (:mod:`simulator.reviewing`)."""
+
+    enabled: bool = False
+    return_rate: float = 0.10
+    reject_rate: float = 0.01
+    max_returns: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("return_rate", "reject_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigurationError(f"review {name} must be within 0..1, not {value}")
+        if self.return_rate + self.reject_rate > 1.0:
+            raise ConfigurationError("review return and reject rates must add up to at most 1")
+        if self.max_returns < 0:
+            raise ConfigurationError("max_returns must be at least 0")
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     """One run: where, how big, which seed, which mistakes, how the apps behave.
 
@@ -60,6 +80,8 @@ class SimulationConfig:
     ``districts`` restricts the run to some districts (Kemendagri codes);
     empty means the whole regency. ``offline_share`` is the share of
     enumerators whose tablets queue interviews and sync in bursts.
+    ``reviews`` says whether supervisors review (off by default) and how
+    they decide (:mod:`simulator.reviewing`).
     """
 
     regency: str = JEMBER
@@ -70,6 +92,7 @@ class SimulationConfig:
     persons_per_household: float = 3.3
     offline_share: float = 0.3
     rates: ErrorRates = field(default_factory=ErrorRates)
+    reviews: ReviewConfig = field(default_factory=ReviewConfig)
     fieldwork_start: datetime = FIELDWORK_START
     fieldwork_end: datetime = FIELDWORK_END
 

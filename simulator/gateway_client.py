@@ -16,6 +16,12 @@ would: after ``Retry-After`` with jitter, a bounded number of times
 counts the resends for the run report. Corrupt bytes cannot travel as JSON:
 they go straight to Kafka, as a misbehaving producer inside the network would,
 and the ground truth says so.
+
+Supervisors' reviews go one by one to ``POST /v1/reviews`` with the
+supervisor's own token (``tokens.json`` holds the supervisors' too): 202 is
+an acknowledgement; 429 and 503 are tried again after ``Retry-After`` (or a
+doubling backoff) up to :attr:`RetryPolicy.max_attempts` times; any other
+answer stops the run (the simulator's reviews are generated to stand).
 """
 
 from __future__ import annotations
@@ -41,9 +47,12 @@ from simulator.gateway_retry import (
     WaitAsTold,
     counting,
     judge,
+    retry_after_seconds,
 )
-from simulator.scenario import Dispatch, Message
+from simulator.scenario import Dispatch, Message, MessageKind
 from simulator.transport import SCHEMA, DeliveryError, RawKafka, record_of
+
+REVIEW_SCHEMA = "ReviewDecision"
 
 WORKERS = 16
 
@@ -71,6 +80,7 @@ class HttpTransport:
         self._kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
         self._address = (parts.hostname, parts.port, timeout_s)
         self._path = parts.path.rstrip("/") + "/v1/submissions/batch"
+        self._reviews_path = parts.path.rstrip("/") + "/v1/reviews"
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="simulated-tablet")
@@ -82,6 +92,7 @@ class HttpTransport:
         self._retries = RetryCounts()
         self.current = JsonForm(catalog.load_schema(SCHEMA))
         self.old = JsonForm(catalog.load_schema(SCHEMA, 1))
+        self.review_form = JsonForm(catalog.load_schema(REVIEW_SCHEMA))
         self.notes: list[str] = [
             "corrupt messages went straight to Kafka: they cannot travel as JSON"
             if kafka is not None
@@ -92,13 +103,17 @@ class HttpTransport:
         """Post each enumerator's messages in order, enumerators in parallel."""
         by_enumerator: dict[str, list[Message]] = {}
         garbage: list[tuple[Message, bytes]] = []
+        reviews: list[Message] = []
         for dispatch in dispatches:
             for message in dispatch.messages:
-                if message.payload is not None:
+                if message.kind is MessageKind.REVIEW:
+                    reviews.append(message)
+                elif message.payload is not None:
                     garbage.append((message, message.payload))
                 else:
                     by_enumerator.setdefault(str(dispatch.enumerator_id), []).append(message)
         futures = [self._pool.submit(self._post_all, e, m) for e, m in by_enumerator.items()]
+        futures += [self._pool.submit(self._post_review, m) for m in reviews]
         acknowledged: list[Message] = []
         failure: DeliveryError | None = None
         for future in futures:
@@ -123,6 +138,28 @@ class HttpTransport:
             except DeliveryError as exc:
                 raise DeliveryError(str(exc), done + exc.acknowledged) from exc
         return done
+
+    def _post_review(self, message: Message) -> list[Message]:
+        """One supervisor's decision, with their token; sent again on 429/503 as told."""
+        record = record_of(message)
+        token = self.tokens[str(record["supervisor_id"])]
+        body = json.dumps(self.review_form.to_json(record)).encode("utf-8")
+        answer = Answer(0, {})
+        for attempt in range(self.policy.max_attempts):
+            answer = self._request_to(self._reviews_path, token, body)
+            if answer.status == 202:
+                return [message]
+            if answer.status not in {0, 429, 503} or attempt + 1 == self.policy.max_attempts:
+                break
+            told = retry_after_seconds(answer.retry_after)
+            wait = told if told is not None else self.policy.backoff_s * 2**attempt
+            self._retries.add("review_" + ("rate_limited" if answer.status == 429 else "busy"))
+            self._sleep(min(wait, self.policy.max_wait_s))
+        raise DeliveryError(
+            f"gateway did not take review {record['review_id']}: "
+            f"{answer.status} {answer.body.get('error', answer.body)}",
+            [],
+        )
 
     @property
     def retries(self) -> dict[str, int]:
@@ -172,10 +209,13 @@ class HttpTransport:
 
     def _request(self, token: str, items: list[dict[str, Any]]) -> Answer:
         payload = json.dumps({"submissions": items}).encode("utf-8")
+        return self._request_to(self._path, token, payload)
+
+    def _request_to(self, path: str, token: str, payload: bytes) -> Answer:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         connection = self._connection()
         try:
-            connection.request("POST", self._path, body=payload, headers=headers)
+            connection.request("POST", path, body=payload, headers=headers)
             response = connection.getresponse()
             text = response.read()
         except (OSError, http.client.HTTPException) as exc:

@@ -23,7 +23,7 @@ from simulator.clock import DEFAULT_DURATION_S, FieldworkClock
 from simulator.config import SimulationConfig
 from simulator.gateway_client import HttpTransport
 from simulator.population import SimFrame, build_frame
-from simulator.runner import Runner, RunReport, default_truth_path
+from simulator.runner import DEFAULT_LAG_S, Runner, RunReport, default_truth_path
 from simulator.scenario import Scenario
 from simulator.tokens import ensure_tokens
 from simulator.transport import (
@@ -37,6 +37,7 @@ from simulator.truth import TruthTally
 from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
 from streams.topics import (
+    REVIEWS,
     SUBMISSIONS,
     TopicInfo,
     TopicReport,
@@ -61,6 +62,8 @@ class RunOptions:
     validate: bool = False
     truth_path: Path | None = None
     create_topics: bool = True
+    #: Wall seconds a review (or fix) waits after what it follows was acknowledged.
+    review_lag_s: float = DEFAULT_LAG_S
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def prepare(settings: Settings, config: SimulationConfig) -> Prepared:
     frame = build_frame(regions, config)
     directory = settings.frame_directory
     frame.write(directory)
-    tokens_file, tokens = ensure_tokens(directory, (e.enumerator_id for e in frame.enumerators))
+    people = [e.enumerator_id for e in frame.enumerators] + sorted(frame.supervisors)
+    tokens_file, tokens = ensure_tokens(directory, people)
     return Prepared(regions, frame, directory, tokens_file, tokens)
 
 
@@ -97,11 +101,14 @@ def simulate(
     topic = named(SUBMISSIONS, settings.topic_prefix)
     security = KafkaSecurity.from_settings(settings)
     if options.create_topics:
-        reports = ensure_sending_topics(settings, security)
+        reports = ensure_sending_topics(settings, security, reviews=config.reviews.enabled)
         if console is not None:
             found = ", ".join(f"{report.name} {report.state.value}" for report in reports)
             console.print(f"Kafka ({security.describe()}): topic {found}")
-    transport, schema_id = _transport(settings, options, topic, ready.tokens, security)
+    reviews = named(REVIEWS, settings.topic_prefix) if config.reviews.enabled else None
+    transport, schema_id = _transport(
+        settings, options, topic, ready.tokens, security, reviews_topic=reviews
+    )
     try:
         scenario = Scenario(ready.frame, config, ready.regions, schema_id)
         clock = FieldworkClock.from_options(
@@ -114,7 +121,13 @@ def simulate(
             ready.frame, seed=config.seed, scale=config.scale, topic=topic, via=transport.via
         )
         runner = Runner(
-            scenario, clock, transport, tally, console=console, progress=options.progress
+            scenario,
+            clock,
+            transport,
+            tally,
+            console=console,
+            progress=options.progress,
+            lag_s=options.review_lag_s,
         )
         report = runner.run()
     finally:
@@ -123,15 +136,17 @@ def simulate(
     return report, path
 
 
-def sending_topics(settings: Settings) -> list[TopicSpec]:
-    """The topics the simulator writes: the submissions topic only. Pure.
+def sending_topics(settings: Settings, *, reviews: bool = False) -> list[TopicSpec]:
+    """The topics the simulator writes: the submissions topic (and reviews, with them). Pure.
 
     The worker's outputs are not the simulator's business (the worker and the
     admin's ``regsosek topics create`` make them), and a field app's principal
     may not even see them.
     """
-    name = named(SUBMISSIONS, settings.topic_prefix)
-    return [spec for spec in desired_topics(settings) if spec.name == name]
+    names = {named(SUBMISSIONS, settings.topic_prefix)}
+    if reviews:
+        names.add(named(REVIEWS, settings.topic_prefix))
+    return [spec for spec in desired_topics(settings) if spec.name in names]
 
 
 def missing_topics(specs: Sequence[TopicSpec], present: Iterable[TopicInfo]) -> list[TopicSpec]:
@@ -144,7 +159,9 @@ def missing_topics(specs: Sequence[TopicSpec], present: Iterable[TopicInfo]) -> 
     return [spec for spec in specs if spec.name not in names]
 
 
-def ensure_sending_topics(settings: Settings, security: KafkaSecurity) -> list[TopicReport]:
+def ensure_sending_topics(
+    settings: Settings, security: KafkaSecurity, *, reviews: bool = False
+) -> list[TopicReport]:
     """Make sure the topics the simulator writes exist, creating only those that do not.
 
     Topics that exist are only described, never asked for: a field app's
@@ -155,7 +172,7 @@ def ensure_sending_topics(settings: Settings, security: KafkaSecurity) -> list[T
     (``regsosek topics create`` as the admin principal).
     """
     bootstrap = settings.kafka_bootstrap
-    specs = sending_topics(settings)
+    specs = sending_topics(settings, reviews=reviews)
     present = describe_topics(bootstrap, [spec.name for spec in specs], security=security)
     reports = {
         report.name: report
@@ -177,6 +194,8 @@ def _transport(
     topic: str,
     tokens: dict[str, str],
     security: KafkaSecurity,
+    *,
+    reviews_topic: str | None = None,
 ) -> tuple[Transport, int]:
     """The transport of ``options.via`` and the current schema's registry id."""
     url = settings.schema_registry_url
@@ -189,6 +208,7 @@ def _transport(
             topic,
             validate=options.validate,
             options=producer,
+            reviews_topic=reviews_topic,
         )
         return sdk, sdk.schema_id
     if options.via != "http":

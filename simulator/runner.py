@@ -6,6 +6,20 @@ due at once (up to :data:`MAX_BATCH` messages), so a fast clock turns into
 large batches rather than a backlog of small ones. Only acknowledged messages
 enter the ground truth.
 
+A message that follows another through the worker's state (a supervisor's
+review of a revision, an enumerator's fix after a return: its
+:attr:`~simulator.scenario.Message.depends_on`) is **held** until the
+message it follows was acknowledged at least ``lag_s`` wall seconds earlier
+(5 s by default), on top of the simulated hours between them: the worker
+judges a review against the household's dedup state when it reads the
+review, so the reviewed revision must have been processed by then, and a fix
+must not overtake the review that returned it (which would then review a
+superseded revision: ``REVIEW_STALE_REVISION``). Five seconds is many times
+the worker's freshness at demo rates; a worker lagging further behind than
+that would reject some reviews, and the comparison would show it. Held
+messages go out as soon as their gate opens; after the last dispatch the
+runner waits for the remaining chains (each step at least ``lag_s``).
+
 Ctrl-C (SIGINT) asks the loop to stop: the group being sent is finished,
 nothing further is sent (a dispatch, e.g. an offline burst, goes whole or not
 at all), and the ground truth of what *was* sent is written with
@@ -35,12 +49,14 @@ from rich.progress import (
 
 from processors.rules.base import local_offset
 from simulator.clock import FieldworkClock
-from simulator.scenario import Dispatch, Message, MessageKind, Scenario
+from simulator.scenario import Dispatch, Message, MessageKind, Scenario, ack_key
 from simulator.transport import DeliveryError, Transport
 from simulator.truth import GroundTruth, TruthTally
 
 #: Most messages handed to the transport at once.
 MAX_BATCH = 2_000
+#: Wall seconds between a message's acknowledgement and a review or fix that follows it.
+DEFAULT_LAG_S = 5.0
 
 
 @dataclass
@@ -70,6 +86,7 @@ class Runner:
         console: Console | None = None,
         progress: bool = True,
         stop: threading.Event | None = None,
+        lag_s: float = DEFAULT_LAG_S,
     ) -> None:
         self.scenario = scenario
         self.clock = clock
@@ -80,6 +97,11 @@ class Runner:
         self.stop = stop or threading.Event()
         self.households = 0
         self._zone = local_offset(scenario.frame.province_code)
+        self.lag_s = lag_s
+        self._gating = scenario.config.reviews.enabled
+        #: ack key -> monotonic time of its acknowledgement (only with reviews on).
+        self._acked: dict[str, float] = {}
+        self._held: list[Dispatch] = []
 
     def run(self) -> RunReport:
         """Send everything (or until stopped); the report holds the ground truth."""
@@ -101,6 +123,7 @@ class Runner:
             try:
                 self._loop(started, progress, task)
                 self._count(self.transport.drain())
+                self._release_rest(started, progress, task)
             except DeliveryError as exc:
                 self._count(exc.acknowledged)
                 error = str(exc)
@@ -129,10 +152,46 @@ class Runner:
             wait = due - time.monotonic()
             if (wait > 0 and self.stop.wait(wait)) or self.stop.is_set():
                 return  # due dispatches not yet handed over are not sent at all
+            if self._held:
+                released = self._ready()
+                pending += released
+                size += sum(len(d.messages) for d in released)
+            if any(m.depends_on is not None for m in dispatch.messages):
+                self._held.append(dispatch)
+                continue
             pending.append(dispatch)
             size += len(dispatch.messages)
         if pending:
             self._flush(pending, started, progress, task)
+
+    def _ready(self) -> list[Dispatch]:
+        """The held dispatches whose gate is open now, taken off the held list."""
+        ready: list[Dispatch] = []
+        held: list[Dispatch] = []
+        for dispatch in self._held:
+            (ready if self._open(dispatch) else held).append(dispatch)
+        self._held = held
+        return ready
+
+    def _open(self, dispatch: Dispatch) -> bool:
+        now = time.monotonic()
+        for message in dispatch.messages:
+            if message.depends_on is None:
+                continue
+            acked = self._acked.get(message.depends_on)
+            if acked is None or acked + self.lag_s > now:
+                return False
+        return True
+
+    def _release_rest(self, started: float, progress: Progress, task: TaskID) -> None:
+        """After the last dispatch: send the held chains as their gates open."""
+        while self._held and not self.stop.is_set():
+            ready = self._ready()
+            if ready:
+                self._flush(ready, started, progress, task)
+                self._count(self.transport.drain())
+            elif self.stop.wait(min(0.2, self.lag_s)):
+                return
 
     def _flush(
         self, dispatches: list[Dispatch], started: float, progress: Progress, task: TaskID
@@ -145,8 +204,11 @@ class Runner:
         )
 
     def _count(self, acknowledged: Sequence[Message]) -> None:
+        now = time.monotonic()
         for message in acknowledged:
             self.tally.add(message)
+            if self._gating and message.kind is not MessageKind.CORRUPT:
+                self._acked[ack_key(message)] = now
             if message.kind is MessageKind.HOUSEHOLD:
                 self.households += 1
 

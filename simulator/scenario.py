@@ -19,7 +19,14 @@ seeded streams, so it does not depend on the other enumerators):
 * a **correction** (``revision`` rate, clean complete households only) sends
   revision 2 one to three days later during office hours;
 * a **corrupt message** (``corrupt`` rate per household) lands within the hour
-  after the household's upload, straight on the topic.
+  after the household's upload, straight on the topic;
+* with reviews on (``config.reviews``), each accepted household's latest
+  revision is **reviewed** by the enumerator's supervisor, and a returned one
+  is **fixed** and resubmitted by its enumerator, then reviewed again
+  (:mod:`simulator.reviewing`). A review, and a fix after a return, name the
+  message they follow in :attr:`Message.depends_on`: the runner sends them
+  only once that message was acknowledged a while earlier, so the worker has
+  processed it by the time it reads them.
 
 Every message of one household travels the same path and leaves in order,
 so the broker keeps original < retry < correction on its partition.
@@ -38,7 +45,7 @@ from typing import Any
 
 from processors.rules.base import local_offset
 from schemas.regions import RegionMaster
-from simulator import clock
+from simulator import clock, reviewing
 from simulator import injections as inj
 from simulator.config import SimulationConfig
 from simulator.households import HouseholdFactory, present_count, revise
@@ -54,6 +61,7 @@ class MessageKind(StrEnum):
     DUPLICATE = "duplicate"  # an app retry: the same submission again
     REVISION = "revision"  # a corrected revision 2
     CORRUPT = "corrupt"  # bytes no serializer wrote
+    REVIEW = "review"  # a supervisor's decision on one revision (record: ReviewDecision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,9 @@ class Message:
     expected_errors: tuple[str, ...] = ()
     expected_warnings: tuple[str, ...] = ()
     replaced_members: int = 0  # a revision: present members of the revision it supersedes
+    #: :func:`ack_key` of the message that must have been processed before this one is sent
+    #: (a review: the revision it decides on; a fix: the review that returned it).
+    depends_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,31 @@ class _Garbage:
     household: Message
 
 
-_Event = _Upload | _Resend | _Correction | _Garbage
+@dataclass(frozen=True)
+class _Review:
+    at: dt.datetime
+    run: EnumeratorRun
+    subject: Message  # the revision the supervisor decides on
+    returns: int  # how often the household was returned before
+
+
+@dataclass(frozen=True)
+class _Fix:
+    at: dt.datetime
+    run: EnumeratorRun
+    returned: Message  # the revision the supervisor returned
+    review: str  # ack key of the returning review
+    returns: int
+
+
+_Event = _Upload | _Resend | _Correction | _Garbage | _Review | _Fix
+
+
+def ack_key(message: Message) -> str:
+    """What identifies a message for :attr:`Message.depends_on`: household, revision, kind."""
+    revision = message.record.get("revision") if message.record is not None else None
+    tag = "review" if message.kind is MessageKind.REVIEW else "revision"
+    return f"{message.household_id}/{tag}/{revision}"
 
 
 class Scenario:
@@ -127,6 +162,8 @@ class Scenario:
         self.factory = HouseholdFactory(frame)
         self.context = inj.InjectionContext(regions, frame)
         self.days = clock.fieldwork_days(config.fieldwork_start, config.fieldwork_end, self.zone)
+        #: Supervisors' draws: one stream, so reviews do not change the enumerators' streams.
+        self.reviewing = random.Random(config.stream("reviews"))  # noqa: S311
         villages = {village.code: village for village in frame.villages}
         with_bps = {d.code for d in frame.districts if d.bps_code}
         self.runs = [
@@ -161,8 +198,65 @@ class Scenario:
             message = replace(event.message, kind=MessageKind.DUPLICATE)
             return Dispatch(event.at, message.enumerator_id, (message,))
         if isinstance(event, _Correction):
-            return Dispatch(event.at, event.run.enumerator_id, (self._revision(event),))
+            revision = self._revision(event)
+            self._schedule_review(event.at, event.run, revision, 0, later)
+            return Dispatch(event.at, event.run.enumerator_id, (revision,))
+        if isinstance(event, _Review):
+            return Dispatch(event.at, event.run.enumerator_id, (self._review(event, later),))
+        if isinstance(event, _Fix):
+            fixed = self._fix(event)
+            self._schedule_review(event.at, event.run, fixed, event.returns, later)
+            return Dispatch(event.at, event.run.enumerator_id, (fixed,))
         return Dispatch(event.at, None, (self._garbage(event),))
+
+    def _schedule_review(
+        self,
+        sent: dt.datetime,
+        run: EnumeratorRun,
+        subject: Message,
+        returns: int,
+        later: Callable[[_Event], None],
+    ) -> None:
+        """The supervisor's review of ``subject``, if reviews are on and it is accepted."""
+        if not self.config.reviews.enabled or subject.expected_errors:
+            return
+        at = reviewing.review_at(self.reviewing, sent, self.config.fieldwork_end)
+        later(_Review(at, run, subject, returns))
+
+    def _review(self, event: _Review, later: Callable[[_Event], None]) -> Message:
+        subject = event.subject
+        assert subject.record is not None  # noqa: S101 - only records are reviewed
+        record = subject.record
+        returnable = subject.schema_version == 2 and record["enumeration"]["result"] == "COMPLETE"
+        decision = reviewing.decide(
+            self.reviewing, self.config.reviews, returnable=returnable, returns=event.returns
+        )
+        supervisor = str(record["enumeration"]["supervisor_id"])
+        review = replace(
+            subject,
+            kind=MessageKind.REVIEW,
+            record=reviewing.review_record(self.reviewing, record, supervisor, decision, event.at),
+            payload=None,
+            expected_errors=(),
+            expected_warnings=(),
+            replaced_members=0,
+            depends_on=ack_key(subject),
+        )
+        if decision is reviewing.Decision.RETURNED:
+            at = reviewing.fix_at(self.reviewing, event.at, self.config.fieldwork_end)
+            later(_Fix(at, event.run, subject, ack_key(review), event.returns + 1))
+        return review
+
+    def _fix(self, event: _Fix) -> Message:
+        returned = event.returned
+        assert returned.record is not None  # noqa: S101 - only records are returned
+        return replace(
+            returned,
+            kind=MessageKind.REVISION,
+            record=reviewing.fix(returned.record, self.reviewing),
+            replaced_members=present_count(returned.record),
+            depends_on=event.review,
+        )
 
     def _original(
         self, event: _Upload, planned: PlannedVisit, later: Callable[[_Event], None]
@@ -187,6 +281,8 @@ class Scenario:
             later(_Resend(event.at + dt.timedelta(seconds=rng.uniform(10, 600)), message))
         if planned.revision:
             later(_Correction(self._office_hours(event.at, rng), run, message))
+        else:
+            self._schedule_review(event.at, run, message, 0, later)
         if planned.corrupt:
             later(_Garbage(event.at + dt.timedelta(seconds=rng.uniform(1, 3600)), run, message))
         return message

@@ -1,7 +1,8 @@
-"""Bearer tokens of the simulated enumerators, for ``--via http`` and ``regsosek gateway``.
+"""Bearer tokens of the simulated enumerators and supervisors, for ``--via http``.
 
 The simulator writes ``tokens.json`` beside the frame (``<frame dir>/tokens.json``):
-a JSON object mapping token -> enumerator id, the format
+a JSON object mapping token -> enumerator id (PPL) or supervisor id (PML:
+supervisors post their reviews with their own token), the format
 ``REGSOSEK_GATEWAY_TOKENS_FILE`` reads. Tokens are random (``secrets``, 32
 URL-safe characters, above the gateway's 16-character minimum), not derived
 from the seed: a seed is not a secret. An existing file is reused as long as

@@ -15,7 +15,8 @@ is what the ground truth counts.
   :meth:`SubmissionPublisher.publish_batch <streams.sdk.AvroPublisher.publish_batch>`
   instead, every record checked field by field as a field app's would be (a
   third fewer households per second; the simulator's records are unit-tested
-  to be valid, so that check is off by default).
+  to be valid, so that check is off by default). Supervisors' reviews go
+  through the SDK's :class:`~streams.sdk.ReviewPublisher` to the reviews topic.
 * :class:`~simulator.gateway_client.HttpTransport` (``--via http``):
   the HTTP gateway, see that module.
 """
@@ -32,9 +33,15 @@ from schemas.catalog import subject_for
 from schemas.errors import BrokerError
 from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
-from simulator.scenario import Dispatch, Message
+from simulator.scenario import Dispatch, Message, MessageKind
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
-from streams.sdk import ProducerOptions, Receipt, SubmissionPublisher
+from streams.sdk import (
+    ProducerOptions,
+    PublishError,
+    Receipt,
+    ReviewPublisher,
+    SubmissionPublisher,
+)
 
 SCHEMA = "HouseholdSubmission"
 
@@ -155,6 +162,7 @@ class SdkTransport:
         *,
         validate: bool = False,
         options: ProducerOptions | None = None,
+        reviews_topic: str | None = None,
     ) -> None:
         self.notes: list[str] = []
         self.options = options or producer_options()
@@ -165,6 +173,11 @@ class SdkTransport:
         self.publisher = (
             SubmissionPublisher(bootstrap, registry, topic=topic, options=self.options)
             if validate
+            else None
+        )
+        self.reviewer = (
+            ReviewPublisher(bootstrap, registry, topic=reviews_topic, options=self.options)
+            if reviews_topic is not None
             else None
         )
 
@@ -181,9 +194,12 @@ class SdkTransport:
     def send(self, dispatches: Sequence[Dispatch]) -> list[Message]:
         raw: list[tuple[Message, bytes]] = []
         checked: list[Message] = []
+        reviews: list[Message] = []
         for dispatch in dispatches:
             for message in dispatch.messages:
-                if message.payload is not None:
+                if message.kind is MessageKind.REVIEW:
+                    reviews.append(message)
+                elif message.payload is not None:
                     raw.append((message, message.payload))
                 elif message.schema_version == 1:
                     raw.append((message, self.old.encode(record_of(message), validate=False)))
@@ -192,7 +208,21 @@ class SdkTransport:
                 else:
                     raw.append((message, self.current.encode(record_of(message), validate=False)))
         acknowledged = self._publish_checked(checked) if checked else []
-        return acknowledged + self.raw.send(raw)
+        acknowledged += self.raw.send(raw)
+        return acknowledged + (self._publish_reviews(reviews) if reviews else [])
+
+    def _publish_reviews(self, messages: list[Message]) -> list[Message]:
+        """Supervisors' decisions through the SDK, acknowledged before this returns."""
+        if self.reviewer is None:
+            raise DeliveryError("reviews to send but no reviews topic (a simulator bug)", [])
+        try:
+            outcomes = self.reviewer.publish_batch([record_of(m) for m in messages])
+        except PublishError as exc:
+            raise DeliveryError(f"reviews not acknowledged: {exc}", []) from exc
+        receipts = [m for m, o in zip(messages, outcomes, strict=True) if isinstance(o, Receipt)]
+        if len(receipts) != len(messages):
+            raise DeliveryError("the SDK refused generated reviews (a simulator bug)", receipts)
+        return receipts
 
     def _publish_checked(self, messages: list[Message]) -> list[Message]:
         assert self.publisher is not None  # noqa: S101 - only called in validate mode
@@ -208,6 +238,8 @@ class SdkTransport:
     def close(self) -> None:
         if self.publisher is not None:
             self.publisher.close()
+        if self.reviewer is not None:
+            self.reviewer.close()
         self.raw.close()
 
 

@@ -11,7 +11,13 @@ arithmetic follows the pipeline's contract:
   changes no count and is never a rejection;
 * a **revision** supersedes its household's earlier revision: the household
   still counts once, its members are those of the latest revision;
-* a **corrupt** message is one rejection (a DECODE_* reason) and no household.
+* a **corrupt** message is one rejection (a DECODE_* reason) and no household;
+* a **review** (reviews on) sets its household's status as the
+  ``interview_status`` view derives it: APPROVED, RETURNED or REJECTED_FINAL
+  (the runner sends a review only after the revision it decides on, so it is
+  always of the latest revision); the **fix** after a return (a revision that
+  follows a review) puts the household back to AWAITING_REVIEW. An accepted
+  household no standing decision covers awaits review.
 
 Rejections are counted per message and reason code; warnings per accepted
 household whose latest revision carries them (only old-schema households
@@ -48,6 +54,11 @@ class DistrictTruth:
     rejected: int = 0  # households whose only message was rejected
     members: int = 0  # present members of accepted households, latest revision
     by_result: dict[str, int] = field(default_factory=dict)  # accepted households by item 205
+    # review status of accepted households (interview_status); awaiting = the rest
+    approved: int = 0
+    returned: int = 0
+    rejected_final: int = 0
+    awaiting_review: int = 0
 
 
 @dataclass
@@ -68,6 +79,9 @@ class GroundTruth:
     revisions_sent: int = 0
     corrupt_sent: int = 0
     old_schema_sent: int = 0
+    reviews_sent: int = 0
+    fixes_sent: int = 0  # revisions sent after a supervisor returned the interview
+    reviews_by_decision: dict[str, int] = field(default_factory=dict)
     accepted_households: int = 0
     accepted_members: int = 0
     rejected_households: int = 0
@@ -119,6 +133,7 @@ class TruthTally:
             )
         self._reasons: Counter[str] = Counter()
         self._warnings: Counter[str] = Counter()
+        self._decisions: Counter[str] = Counter()
 
     def add(self, message: Message) -> None:
         """Count one message the broker acknowledged."""
@@ -132,6 +147,8 @@ class TruthTally:
         elif message.kind is MessageKind.REVISION:
             truth.revisions_sent += 1
             self._revise(message)
+        elif message.kind is MessageKind.REVIEW:
+            self._review(message)
         else:
             self._household(message)
 
@@ -168,8 +185,24 @@ class TruthTally:
     def _revise(self, message: Message) -> None:
         record = message.record or {}
         delta = present_count(record) - message.replaced_members
+        district = self.truth.districts[str(message.district_code)]
         self.truth.accepted_members += delta
-        self.truth.districts[str(message.district_code)].members += delta
+        district.members += delta
+        if message.depends_on is not None:  # a fix after a return: awaits review again
+            self.truth.fixes_sent += 1
+            district.returned -= 1
+
+    def _review(self, message: Message) -> None:
+        decision = str((message.record or {})["decision"])
+        self.truth.reviews_sent += 1
+        self._decisions[decision] += 1
+        district = self.truth.districts[str(message.district_code)]
+        if decision == "APPROVED":
+            district.approved += 1
+        elif decision == "RETURNED":
+            district.returned += 1
+        else:
+            district.rejected_final += 1
 
     def result(self, *, complete: bool = True, notes: list[str] | None = None) -> GroundTruth:
         """The truth so far (call once, at the end of the run)."""
@@ -178,6 +211,10 @@ class TruthTally:
         truth.notes = list(notes or [])
         truth.rejections_by_reason = dict(sorted(self._reasons.items()))
         truth.warnings_by_code = dict(sorted(self._warnings.items()))
+        truth.reviews_by_decision = dict(sorted(self._decisions.items()))
+        for district in truth.districts.values():
+            decided = district.approved + district.returned + district.rejected_final
+            district.awaiting_review = district.accepted - decided
         return truth
 
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.errors import BrokerError
-from simulator.config import ErrorRates, SimulationConfig
+from simulator.config import ErrorRates, ReviewConfig, SimulationConfig
 from simulator.launch import Prepared, RunOptions, prepare, simulate
 from simulator.runner import RunReport, default_truth_path
 from streams.settings import Settings
@@ -112,6 +112,29 @@ def _rate_options(function: FC) -> FC:
 )
 @_rate_options
 @_option(
+    "--reviews/--no-reviews",
+    default=False,
+    help="Supervisors review their teams' interviews; returned ones are fixed and resent.",
+)
+@_option(
+    "--review-return-rate",
+    type=click.FloatRange(0, 1),
+    default=ReviewConfig().return_rate,
+    help="Share of reviews that return a complete interview to its enumerator.",
+)
+@_option(
+    "--review-reject-rate",
+    type=click.FloatRange(0, 1),
+    default=ReviewConfig().reject_rate,
+    help="Share of reviews that reject an interview for good.",
+)
+@_option(
+    "--review-lag",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    help="Wall seconds a review or fix waits after what it follows was acknowledged.",
+)
+@_option(
     "--truth-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -148,6 +171,7 @@ def command(settings: Settings, /, **options: Any) -> None:
         progress=options["progress"],
         validate=options["validate"],
         truth_path=options["truth_file"] or default_truth_path(settings.state_dir),
+        review_lag_s=options["review_lag"],
     )
     report, path = simulate(settings, config, run, prepared=prepared, console=console)
     _summary(console, report, path)
@@ -170,6 +194,11 @@ def _config(settings: Settings, options: dict[str, Any]) -> SimulationConfig:
         population=options["population"],
         offline_share=options["offline_share"],
         rates=rates,
+        reviews=ReviewConfig(
+            enabled=options["reviews"],
+            return_rate=options["review_return_rate"],
+            reject_rate=options["review_reject_rate"],
+        ),
         fieldwork_start=settings.fieldwork_start,
         fieldwork_end=settings.fieldwork_end,
     )
@@ -208,6 +237,10 @@ def _summary(console: Console, report: RunReport, path: Path) -> None:
         ),
         ("rate", f"{report.rate:,.0f} households/s over {report.elapsed_s:,.0f} s"),
         ("requests sent again", f"{sum(report.retries.values()):,}"),
+        (
+            "reviews",
+            ", ".join(f"{d} {n:,}" for d, n in truth.reviews_by_decision.items()) or "none",
+        ),
     )
     for name, value in rows:
         table.add_row(name, value)

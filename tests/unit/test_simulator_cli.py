@@ -41,7 +41,8 @@ def test_frame_only_writes_the_frame_and_tokens_without_kafka(tmp_path: Path) ->
     tokens_file = tmp_path / "frame" / "tokens.json"
     assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
     tokens = load_token_file(tokens_file)  # the gateway accepts the file
-    assert sorted(tokens.values()) == sorted(frame.enumerators)
+    supervisors = {e.supervisor_id for e in frame.enumerators.values()}
+    assert sorted(tokens.values()) == sorted(frame.enumerators) + sorted(supervisors)
     assert all(len(token) >= MIN_TOKEN_LENGTH for token in tokens)
     assert not (tmp_path / "simulation").exists()
 
