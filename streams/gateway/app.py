@@ -56,6 +56,7 @@ from streams.gateway.auth import (
     parse_token_pairs,
     token_store_from,
 )
+from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.limits import InFlight, TokenBuckets
 from streams.gateway.payloads import (
     Problem,
@@ -160,6 +161,7 @@ SERVICE = web.AppKey("service", SubmissionService)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 OBSERVER = web.AppKey("observer", GatewayObserver)
 REVIEW_SERVICE = web.AppKey("reviews", ReviewService)
+FEEDBACK = web.AppKey("feedback", FeedbackService)
 
 
 def create_app(
@@ -168,10 +170,13 @@ def create_app(
     publisher: Publisher,
     observer: GatewayObserver | None = None,
     reviews: ReviewService | None = None,
+    *,
+    feedback: FeedbackService | None = None,
 ) -> web.Application:
     """The application; it owns ``publisher`` (and ``reviews``' one) and closes them on shutdown.
 
-    ``POST /v1/reviews`` exists only with a ``reviews`` service (supervisors' decisions).
+    ``POST /v1/reviews`` exists only with a ``reviews`` service (supervisors' decisions),
+    ``GET /v1/feedback`` only with a ``feedback`` service (it asks the worker).
     """
     middlewares = [_problems] if observer is None else [_observed, _problems]
     app = web.Application(
@@ -193,6 +198,10 @@ def create_app(
     if reviews is not None:
         app[REVIEW_SERVICE] = reviews
         app.router.add_post("/v1/reviews", post_review)
+    if feedback is not None:
+        app[FEEDBACK] = feedback
+        app.router.add_get("/v1/feedback", get_feedback)
+        app.cleanup_ctx.append(_feedback_session)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.yaml", openapi)
@@ -233,6 +242,7 @@ def app_from_settings(settings: Settings, tokens: TokenSource | None = None) -> 
     from monitoring.gateway import PrometheusGatewayObserver  # noqa: PLC0415 - wiring only
 
     tokens = tokens if tokens is not None else token_source_from_settings(settings)
+    frame = load_frame(settings.frame_directory)
     reviews = ReviewService(
         ReviewPublisher(
             settings.kafka_bootstrap,
@@ -241,10 +251,12 @@ def app_from_settings(settings: Settings, tokens: TokenSource | None = None) -> 
             options=options,
         ),
         JsonForm(load_schema("ReviewDecision")),
-        load_frame(settings.frame_directory),
+        frame,
         config.retry_after_s,
     )
-    return create_app(config, tokens, publisher, PrometheusGatewayObserver.create(), reviews)
+    feedback = FeedbackService(frame, WorkerLink.from_settings(settings, config.retry_after_s))
+    observer = PrometheusGatewayObserver.create()
+    return create_app(config, tokens, publisher, observer, reviews, feedback=feedback)
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -298,6 +310,21 @@ async def post_review(request: web.Request) -> web.Response:
         _refused(request, throttled)
         raise
     return web.json_response(review_receipt_body(receipt), status=202)
+
+
+async def get_feedback(request: web.Request) -> web.Response:
+    """What became of the caller's (or their team's) households since ``cursor``.
+
+    Not counted as a submission; a throttled request is counted as throttled.
+    """
+    try:
+        caller = _caller(request)
+        with request.app[ADMISSION].admitted(caller):
+            body = await request.app[FEEDBACK].changes(caller.enumerator_id, request.query)
+    except Throttled as throttled:
+        _refused(request, throttled)
+        raise
+    return web.json_response(body)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -472,6 +499,14 @@ async def _token_watcher(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _feedback_session(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP session to the worker, open while the app runs."""
+    service = app[FEEDBACK]
+    await service.start()
+    yield
+    await service.close()
 
 
 async def _close(app: web.Application) -> None:
