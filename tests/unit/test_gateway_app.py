@@ -22,6 +22,7 @@ import pytest
 import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from schemas.catalog import load_schema
 from schemas.frame import Frame
@@ -31,6 +32,7 @@ from schemas.registry import LocalRegistry
 from schemas.validate import FieldError
 from streams.gateway.app import ADMISSION, OPENAPI_FILE, GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, hashed_key, new_token
+from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.reload import ReloadingTokens
 from streams.gateway.reviews import ReviewService
 from streams.sdk import BatchOutcome, PublishError, Receipt, SubmissionPublisher
@@ -166,7 +168,8 @@ def test_openapi_documents_every_route_and_status() -> None:
     reviews = ReviewService(
         RecordingPublisher(), JsonForm(load_schema("ReviewDecision")), Frame(), retry_after_s=5
     )
-    app = create_app(config, TokenStore(), RecordingPublisher(), reviews=reviews)
+    feedback = FeedbackService(Frame(), WorkerLink("http://127.0.0.1:9", SecretStr("t" * 16)))
+    app = create_app(config, TokenStore(), RecordingPublisher(), reviews=reviews, feedback=feedback)
     routes = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()
@@ -180,6 +183,8 @@ def test_openapi_documents_every_route_and_status() -> None:
     assert {"202", "207", "400", "401", "413", "415", "429", "503"} <= set(batch)
     review = doc["paths"]["/v1/reviews"]["post"]["responses"]
     assert set(review) == set(submission)
+    feedback_answers = doc["paths"]["/v1/feedback"]["get"]["responses"]
+    assert set(feedback_answers) == {"200", "400", "401", "403", "429", "500", "503"}
     for ref in _refs(doc):
         node: Any = doc
         for part in ref.removeprefix("#/").split("/"):
