@@ -45,10 +45,23 @@ EARLIER_RUNS_NOTE = (
 )
 
 
+#: District fields of the truth (and the board's review_status keys), with their labels.
+REVIEW_STATUSES = (
+    ("awaiting_review", "awaiting review"),
+    ("approved", "approved"),
+    ("returned", "returned"),
+    ("rejected_final", "rejected for good"),
+)
+
+
 def compare(
     truth: GroundTruth, board: dict[str, Any], *, earlier_runs: bool = False
 ) -> list[Check]:
-    """Households, members, rejections by reason, and enumerated households per district.
+    """Households, members, rejections by reason, enumerated households per district.
+
+    When the run sent reviews, each district's households by review status
+    (awaiting review, approved, returned, rejected for good) are compared too,
+    with the board's ``review_status`` (ClickHouse ``interview_status``).
 
     ``earlier_runs``: the data of earlier runs was kept (``demo --keep-data``).
     Only corrupt messages add up across runs (nothing identifies a repeat), so
@@ -59,6 +72,8 @@ def compare(
     totals = board.get("totals", {})
     reasons = board.get("rejections_by_reason", {})
     by_district = {row["district_code"]: row for row in board.get("districts", [])}
+    statuses = board.get("review_status") or {}
+    reviewed = truth.reviews_sent > 0
     checks = [
         Check("households (deduplicated)", truth.accepted_households, totals.get("households")),
         Check("members living in the family", truth.accepted_members, totals.get("members")),
@@ -89,4 +104,10 @@ def compare(
             )
         )
         checks.append(Check(f"  target of {district.name}", district.target, row.get("target", 0)))
+        if reviewed:
+            status = statuses.get(district.code) or {}
+            checks += [
+                Check(f"    {label} in {district.name}", getattr(district, key), status.get(key, 0))
+                for key, label in REVIEW_STATUSES
+            ]
     return checks

@@ -136,22 +136,36 @@ def board_sql(database: str = DEFAULT_DATABASE, window_s: int = 60) -> dict[str,
             " quantilesExact(0.5, 0.95)(dateDiff('millisecond', received_at, written_at))"
             f" AS freshness_ms FROM {db}.households WHERE {recent} AND received_at IS NOT NULL"
         ),
+        "review_status": (
+            "SELECT district_code, awaiting_review, approved, returned,"  # noqa: S608
+            f" rejected_final FROM {db}.review_progress_by_district ORDER BY district_code"
+        ),
     }
 
 
 def board_json(
     client: Client, *, database: str = DEFAULT_DATABASE, window_s: int = 60
 ) -> dict[str, Any]:
-    """Everything the live board shows, JSON-safe: progress by district, totals, reasons."""
+    """Everything the live board shows, JSON-safe: progress by district, totals, reasons.
+
+    ``review_status`` maps each district to its households by review status
+    (``review_progress_by_district``), so the demo's comparison can check the
+    supervisors' decisions as it checks enumeration.
+    """
     queries = board_sql(database, window_s)
     totals = next(client.query(queries["totals"]).named_results())
     recent = next(client.query(queries["recent"]).named_results())
     freshness = recent["freshness_ms"] if recent["rows_written"] else [None, None]
     reasons = client.query(queries["rejections_by_reason"]).named_results()
+    statuses = client.query(queries["review_status"]).named_results()
     return {
         "districts": progress_json(client, "district", database=database),
         "totals": {key: json_safe(value) for key, value in totals.items()},
         "rejections_by_reason": {row["reason"]: row["messages"] for row in reasons},
+        "review_status": {
+            str(row.pop("district_code")): {key: json_safe(value) for key, value in row.items()}
+            for row in statuses
+        },
         "active_enumerators": recent["active_enumerators"],
         "window_s": window_s,
         "freshness_p50_ms": json_safe(freshness[0]),

@@ -142,15 +142,18 @@ class WorkerProcess:
         assert out.returncode == 0, out.stderr
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
-    def wait_idle(self, timeout_s: float = 180.0) -> None:
+    def wait_idle(self, timeout_s: float = 180.0, *, also: Sequence[str] = ()) -> None:
         """Until the worker's group has consumed everything on the submissions topic.
+
+        ``also``: more of the worker's input topics (base names, e.g.
+        ``streams.topics.REVIEWS``) to wait for.
 
         TEST_WORKER_IDLE_TIMEOUT (seconds) overrides the timeout, e.g. to fail fast while
         reproducing a stuck worker in a loop; on timeout the worker's stacks and two
         /debug/consumer snapshots are saved beside its log.
         """
         timeout_s = float(os.environ.get("TEST_WORKER_IDLE_TIMEOUT", timeout_s))
-        topics = [named(SUBMISSIONS, self.prefix)]  # the worker's only input
+        topics = [named(name, self.prefix) for name in (SUBMISSIONS, *also)]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:

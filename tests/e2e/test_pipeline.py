@@ -2,9 +2,10 @@
 
 A small frame (two Jember districts, tens of enumerators, a few thousand
 households) simulated with every kind of bad input, published through the
-SDK while `regsosek worker` runs as a child process; then ClickHouse's tables
-and progress views must equal the simulator's ground truth exactly,
-rejections by reason included.
+SDK while `regsosek worker` runs as a child process, with supervisors
+reviewing (approving, returning for a fix, rejecting for good); then
+ClickHouse's tables and progress views must equal the simulator's ground
+truth exactly, rejections by reason and review statuses included.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator.config import ErrorRates, SimulationConfig
+from simulator.config import ErrorRates, ReviewConfig, SimulationConfig
 from simulator.launch import RunOptions, prepare, simulate
 from simulator.truth import GroundTruth
 from simulator.verify import compare
 from streams.settings import Settings
+from streams.topics import REVIEWS
 from tests.backends import KafkaBackend
 from tests.worker_harness import WorkerProcess
 
@@ -32,6 +34,7 @@ CONFIG = SimulationConfig(
     rates=ErrorRates(
         nik=0.01, area=0.01, age=0.01, duplicate=0.08, revision=0.04, corrupt=0.01, old_schema=0.03
     ),
+    reviews=ReviewConfig(enabled=True, return_rate=0.1, reject_rate=0.01),
 )
 
 
@@ -52,7 +55,7 @@ def test_simulated_fieldwork_equals_ground_truth_in_clickhouse(
             RunOptions(duration_s=15, progress=False, truth_path=tmp_path / "truth.json"),
             prepared=prepared,
         )
-        worker.wait_idle()
+        worker.wait_idle(also=(REVIEWS,))
         board = worker.page("/board?window=3600")
     finally:
         worker.stop()
@@ -60,6 +63,9 @@ def test_simulated_fieldwork_equals_ground_truth_in_clickhouse(
     assert truth.complete and 2000 <= truth.households_sent <= 6000, truth.households_sent
     assert truth.duplicates_sent and truth.revisions_sent and truth.corrupt_sent
     assert truth.old_schema_sent and truth.rejections_by_reason
+    decisions = truth.reviews_by_decision
+    assert decisions["APPROVED"] and decisions["RETURNED"] and decisions["REJECTED_FINAL"]
+    assert truth.fixes_sent == decisions["RETURNED"]
 
     wrong = [check for check in compare(truth, board) if not check.ok]
     assert not wrong, "\n".join(

@@ -78,3 +78,18 @@ def test_rate_is_events_per_second_over_the_window() -> None:
     assert rate.add(500, at=102.0) == 250.0
     assert rate.add(1000, at=112.0) == 50.0  # (1000 - 500) / (112 - 102): 100.0 left the window
     assert [t for t, _ in rate.samples] == [102.0, 112.0]
+
+
+def test_review_statuses_are_compared_once_the_run_sent_reviews() -> None:
+    reviewed = {"awaiting_review": 3, "approved": 25, "returned": 1, "rejected_final": 2}
+    truth = _truth(reviews_sent=28)
+    for key, value in reviewed.items():
+        setattr(truth.districts["35.09.02"], key, value)
+    board = {**BOARD, "review_status": {"35.09.02": reviewed}}
+    checks = compare(truth, board)
+    assert all(check.ok for check in checks)
+    assert sum("approved in Kencong" in c.label for c in checks) == 1
+    board = {**BOARD, "review_status": {"35.09.02": {**reviewed, "returned": 0}}}
+    assert [c.label for c in compare(truth, board) if not c.ok] == ["    returned in Kencong"]
+    # a run without reviews compares no statuses (an older board has none)
+    assert not any("approved" in c.label for c in compare(_truth(), BOARD))
