@@ -1,5 +1,8 @@
 """The field-app SDK: publish household submissions and enumerator events to Kafka.
 
+What became of them comes back from the gateway: :class:`FeedbackClient`
+(streams/sdk_feedback.py, ``GET /v1/feedback``), importable from here too.
+
 What a field app (or the gateway, or the simulator) gets from it:
 
 * **Validation before sending.** Every record is checked against its Avro
@@ -52,6 +55,11 @@ from schemas.registry import SchemaRegistry
 from schemas.serde import AvroSerializer
 from schemas.validate import FieldError
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
+
+# the read side, re-exported (PEP 484's explicit form)
+from streams.sdk_feedback import FeedbackClient as FeedbackClient  # noqa: PLC0414
+from streams.sdk_feedback import FeedbackError as FeedbackError  # noqa: PLC0414
+from streams.sdk_feedback import FeedbackPage as FeedbackPage  # noqa: PLC0414
 from streams.topics import ENUMERATOR_EVENTS, REVIEWS, SUBMISSIONS
 
 

@@ -33,7 +33,7 @@ from streams.gateway.auth import TokenStore
 from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.reviews import ReviewService
 from streams.kafka_admin import group_lag
-from streams.sdk import ReviewPublisher, SubmissionPublisher
+from streams.sdk import FeedbackClient, FeedbackPage, ReviewPublisher, SubmissionPublisher
 from streams.topics import REVIEWS, SUBMISSIONS, TopicSpec, ensure_topics
 from tests import builders as b
 from tests.backends import KafkaBackend, free_port
@@ -74,6 +74,7 @@ class Story:
 
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, Answer] = field(default_factory=dict)
+    sdk_pages: list[FeedbackPage] = field(default_factory=list)
 
 
 def wait_idle(worker: WorkerProcess, topics: list[str], timeout_s: float = 180.0) -> None:
@@ -184,6 +185,9 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
             tampered = cursor[:-1] + ("0" if cursor[-1:] != "0" else "1")
             ask("tampered cursor", "0412", f"?cursor={tampered}")
             ask("no token", None)
+            gateway_url = f"http://127.0.0.1:{gateway.port}"
+            with FeedbackClient(gateway_url, BY_ID["0412"]) as sdk:
+                out.sdk_pages = list(sdk.sync(limit=3))
             out.answers["worker away"] = orphan.request("GET", "/v1/feedback", token=BY_ID["0412"])
     finally:
         gateway.stop()
@@ -249,3 +253,16 @@ def test_nobody_sees_another_enumerators_households(story: Story) -> None:
 def test_a_gateway_without_its_worker_answers_503_with_retry_after(story: Story) -> None:
     away = story.answers["worker away"]
     assert away.status == 503 and away.headers.get("retry-after") == "7"
+
+
+def test_the_sdk_pages_through_everything_of_the_enumerator(story: Story) -> None:
+    pages = story.sdk_pages
+    assert [len(page.items) for page in pages] == [3, 1]
+    assert [page.more for page in pages] == [True, False]
+    statuses = {item["household_id"]: item["status"] for page in pages for item in page.items}
+    assert statuses == {
+        story.sent["A"]["household_id"]: "accepted",
+        story.sent["W"]["household_id"]: "accepted_with_warnings",
+        story.sent["R"]["household_id"]: "rejected",
+        story.sent["T"]["household_id"]: "awaiting_review",
+    }

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
+import httpx
 import pytest
+from multidict import MultiDict
+from pydantic import SecretStr
 
 from processors.feedback import PLACEHOLDER, feedback_item, reason, status_of
 from processors.rules import RULES_BY_CODE
+from schemas.errors import ConfigurationError
+from schemas.frame import Enumerator, Frame
 from sinks.feedback import (
     MAX_LIMIT,
     START,
@@ -20,6 +26,9 @@ from sinks.feedback import (
     feedback_sql,
     next_position,
 )
+from streams.gateway.feedback import field_parameters, read_worker_token, scope
+from streams.gateway.payloads import Problem
+from streams.sdk_feedback import FeedbackClient, FeedbackError
 from streams.worker.feedback import feedback_body, feedback_query, iso_ms
 from streams.worker.web import BadParameter
 
@@ -160,3 +169,97 @@ def test_the_page_body_returns_the_cursor_of_its_last_row() -> None:
     body = feedback_body([], Position(3, "h"), 10)
     assert decode_cursor(body["cursor"]) == Position(3, "h") and body["items"] == []
     assert iso_ms(1_666_396_800_123) == "2022-10-22T00:00:00.123+00:00"
+
+
+# --- the gateway's side: whose households, parameters, the worker's token -----------------
+
+
+def _frame() -> Frame:
+    return Frame.build(
+        [
+            Enumerator("0412", "041", "35.09"),
+            Enumerator("0413", "041", "35.09"),
+            Enumerator("0511", "051", "35.09"),
+        ],
+        [],
+        [],
+    )
+
+
+def test_an_enumerator_sees_themselves_and_a_supervisor_their_team() -> None:
+    frame = _frame()
+    assert scope(frame, "0412", None) == ["0412"]
+    assert scope(frame, "0412", "0412") == ["0412"]
+    assert "only their own" in str(scope(frame, "0412", "0413"))
+    assert scope(frame, "041", None) == ["041", "0412", "0413"]
+    assert scope(frame, "041", "0413") == ["0413"]
+    assert "team" in str(scope(frame, "041", "0511"))
+    assert scope(frame, "051", None) == ["051", "0511"]
+
+
+def test_the_gateway_takes_only_its_own_parameters_once() -> None:
+    assert field_parameters({"cursor": "c", "limit": "5"}) == {"cursor": "c", "limit": "5"}
+    with pytest.raises(Problem) as unknown:
+        field_parameters({"enumerators": "0413"})  # the worker's parameter, not the app's
+    assert unknown.value.status == 400
+    with pytest.raises(Problem):
+        field_parameters(MultiDict([("limit", "1"), ("limit", "2")]))
+
+
+def test_the_worker_token_comes_from_its_file_first(tmp_path: Path) -> None:
+    file = tmp_path / "worker-token"
+    file.write_text("# operator token for the gateway\nsecret-token-0123456789\n")
+    assert read_worker_token(SecretStr("env"), file).get_secret_value() == (
+        "secret-token-0123456789"
+    )
+    assert read_worker_token(SecretStr("env"), None).get_secret_value() == "env"
+    file.write_text("\n# nothing\n")
+    with pytest.raises(ConfigurationError, match="no token"):
+        read_worker_token(SecretStr(""), file)
+    with pytest.raises(ConfigurationError):
+        read_worker_token(SecretStr(""), tmp_path / "missing")
+
+
+# --- the SDK's client: paging and bounded retries ----------------------------------------
+
+
+def test_the_sdk_follows_more_and_retries_a_busy_gateway_a_bounded_number_of_times() -> None:
+    calls: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        cursor = request.url.params.get("cursor")
+        if len(calls) == 1:
+            return httpx.Response(503, json={"error": "busy"}, headers={"Retry-After": "7"})
+        if cursor is None:
+            return httpx.Response(200, json={"items": [{"n": 1}], "cursor": "c1", "more": True})
+        return httpx.Response(200, json={"items": [], "cursor": "c2", "more": False})
+
+    waits: list[float] = []
+    client = FeedbackClient(
+        "http://gw/", "tok", transport=httpx.MockTransport(answer), sleep=waits.append
+    )
+    pages = list(client.sync())
+    assert [p.cursor for p in pages] == ["c1", "c2"] and pages[0].items == [{"n": 1}]
+    assert waits == [7.0]
+    assert calls[0].headers["Authorization"] == "Bearer tok"
+    assert calls[-1].url.params["cursor"] == "c1"
+
+    always_busy = FeedbackClient(
+        "http://gw",
+        "tok",
+        attempts=3,
+        transport=httpx.MockTransport(lambda r: httpx.Response(503, headers={"Retry-After": "2"})),
+        sleep=waits.append,
+    )
+    with pytest.raises(FeedbackError) as busy:
+        always_busy.changes()
+    assert busy.value.status == 503 and busy.value.retry_after == 2.0
+    forbidden = FeedbackClient(
+        "http://gw",
+        "tok",
+        transport=httpx.MockTransport(lambda r: httpx.Response(403, json={"error": "no"})),
+        sleep=waits.append,
+    )
+    with pytest.raises(FeedbackError, match="403: no"):
+        forbidden.changes(enumerator_id="0413")  # not retried
