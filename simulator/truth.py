@@ -136,8 +136,11 @@ class TruthTally:
         self._decisions: Counter[str] = Counter()
 
     def add(self, message: Message) -> None:
-        """Count one message the broker acknowledged."""
+        """Count one message the broker (or the gateway) acknowledged."""
         truth = self.truth
+        if message.kind is MessageKind.REVIEW:  # on the reviews topic: counted apart
+            self._review(message)
+            return
         truth.messages_sent += 1
         if message.kind is MessageKind.DUPLICATE:
             truth.duplicates_sent += 1
@@ -147,8 +150,6 @@ class TruthTally:
         elif message.kind is MessageKind.REVISION:
             truth.revisions_sent += 1
             self._revise(message)
-        elif message.kind is MessageKind.REVIEW:
-            self._review(message)
         else:
             self._household(message)
 

@@ -4,7 +4,10 @@ Two Jember districts at a small scale, published through the SDK (and once
 through the HTTP gateway served on a real port, once more through a gateway
 that rate-limits every token), each run under a topic prefix of its own. The
 topic is read back with a plain consumer and decoded with the pipeline's own
-deserializer. Last, the simulator runs as the field apps' principal on a
+deserializer; with supervisors reviewing, the reviews topic holds exactly the
+truth's decisions, each sent after the revision it decides on (through the
+SDK, and through the gateway with each supervisor's token). Last, the
+simulator runs as the field apps' principal on a
 secure broker of its own (SASL_SSL, ACLs): refused with the admin's command
 while its topic is missing, then sending as ``field`` once the admin made it.
 """
@@ -19,21 +22,24 @@ from typing import Any
 import pytest
 
 from processors.rules.system import DECODE_CODES
-from schemas.catalog import subject_for
+from schemas.catalog import load_schema, subject_for
 from schemas.errors import BrokerError, DecodeError
+from schemas.frame import load_frame
+from schemas.jsonform import JsonForm
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
-from simulator.config import ErrorRates, SimulationConfig
+from simulator.config import ErrorRates, ReviewConfig, SimulationConfig
 from simulator.gateway_retry import RATE_LIMITED
 from simulator.launch import Prepared, RunOptions, prepare, simulate
 from simulator.truth import GroundTruth
 from streams import local_kafka
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, load_token_file
+from streams.gateway.reviews import ReviewService
 from streams.local_kafka_secure import SecureLayout, principal_security
-from streams.sdk import ProducerOptions, SubmissionPublisher
+from streams.sdk import ProducerOptions, ReviewPublisher, SubmissionPublisher
 from streams.settings import Settings
-from streams.topics import SUBMISSIONS, desired_topics, ensure_topics, named
+from streams.topics import REVIEWS, SUBMISSIONS, desired_topics, ensure_topics, named
 from tests.backends import KafkaBackend, free_port
 from tests.gateway_harness import RunningGateway
 from tests.topics import read_topic
@@ -94,7 +100,7 @@ def check_topic_against_truth(messages: list[Any], truth: GroundTruth) -> None:
     assert len({record["household_id"] for record in records}) == truth.households_sent
     assert {m.key.decode() for m in messages} == {r["household_id"] for r in records}
     assert sum(
-        1 for r in {r["submission_id"]: r for r in records}.values() if r["revision"] == 2
+        1 for r in {r["submission_id"]: r for r in records}.values() if r["revision"] >= 2
     ) == (truth.revisions_sent)
     old = {r["submission_id"] for r in records if r["location"]["code_system"] == "BPS"}
     assert len(old) == truth.old_schema_sent
@@ -137,6 +143,57 @@ def test_sdk_simulation_matches_its_ground_truth(
     }
 
 
+REVIEWING = ReviewConfig(enabled=True, return_rate=0.3, reject_rate=0.05)
+#: Wall seconds between a message and the review (or fix) that follows it: no worker here.
+QUICK_LAG_S = 0.2
+
+
+def check_reviews_against_truth(bootstrap: str, prefix: str, truth: GroundTruth) -> None:
+    """The reviews topic holds the truth's decisions, keyed by household, after what they review."""
+    reader = AvroDeserializer(LocalRegistry(), "ReviewDecision")
+    messages = read_topic(bootstrap, named(REVIEWS, prefix))
+    reviews = [reader.decode(m.value) for m in messages]
+    assert len(reviews) == truth.reviews_sent > 0
+    assert dict(Counter(r["decision"] for r in reviews)) == truth.reviews_by_decision
+    assert {m.key.decode() for m in messages} == {r["household_id"] for r in reviews}
+    assert truth.fixes_sent == truth.reviews_by_decision.get("RETURNED", 0) > 0
+    # one decision per revision, the returned ones followed by a later revision
+    decided = Counter((r["household_id"], r["revision"]) for r in reviews)
+    assert set(decided.values()) == {1}
+    submissions = read_topic(bootstrap, named(SUBMISSIONS, prefix))
+    sub_reader = AvroDeserializer(LocalRegistry(), "HouseholdSubmission")
+    latest: dict[str, int] = {}
+    for message in submissions:
+        try:
+            record = sub_reader.decode(message.value)
+        except DecodeError:
+            continue
+        household = record["household_id"]
+        latest[household] = max(latest.get(household, 0), record["revision"])
+    for review in reviews:
+        if review["decision"] == "RETURNED":
+            assert latest[review["household_id"]] > review["revision"]
+        else:
+            assert latest[review["household_id"]] == review["revision"]
+
+
+def test_sdk_simulation_with_reviews(
+    kafka: KafkaBackend, settings_for: Callable[..., Settings]
+) -> None:
+    settings = settings_for()
+    config = SimulationConfig(
+        scale=0.005, districts=("35.09.02",), seed=23, rates=CONFIG.rates, reviews=REVIEWING
+    )
+    options = RunOptions(duration_s=0, progress=False, review_lag_s=QUICK_LAG_S)
+    report, _path = simulate(settings, config, options)
+    truth = report.truth
+    assert truth.complete, report.error
+    messages = read_topic(kafka.bootstrap, named(SUBMISSIONS, settings.topic_prefix))
+    check_topic_against_truth(messages, truth)
+    check_order_per_household(messages)
+    check_reviews_against_truth(kafka.bootstrap, settings.topic_prefix, truth)
+
+
 HTTP_CONFIG = SimulationConfig(scale=0.005, districts=("35.09.02",), seed=5, rates=CONFIG.rates)
 
 
@@ -161,7 +218,18 @@ def http_run(
         rate_per_token=limits.get("rate", 10.0),
         rate_burst=limits.get("burst", 40),
     )
-    gateway = RunningGateway(create_app(config, tokens, publisher))
+    reviews = ReviewService(
+        ReviewPublisher(
+            kafka.bootstrap,
+            LocalRegistry(),
+            topic=named(REVIEWS, settings.topic_prefix),
+            options=ProducerOptions(client_id="gw-reviews"),
+        ),
+        JsonForm(load_schema("ReviewDecision")),
+        load_frame(prepared.frame_dir),
+        retry_after_s=1,
+    )
+    gateway = RunningGateway(create_app(config, tokens, publisher, reviews=reviews))
     yield settings, prepared, gateway
     gateway.stop()
 
@@ -180,6 +248,28 @@ def test_http_simulation_matches_its_ground_truth(
     messages = read_topic(kafka.bootstrap, named(SUBMISSIONS, settings.topic_prefix))
     check_topic_against_truth(messages, truth)
     check_order_per_household(messages)
+
+
+def test_http_simulation_with_reviews_uses_the_supervisors_tokens(
+    kafka: KafkaBackend, http_run: tuple[Settings, Prepared, RunningGateway]
+) -> None:
+    settings, prepared, gateway = http_run
+    options = RunOptions(
+        via="http",
+        gateway_url=f"http://127.0.0.1:{gateway.port}",
+        duration_s=0,
+        progress=False,
+        review_lag_s=QUICK_LAG_S,
+    )
+    config = SimulationConfig(
+        scale=0.005, districts=("35.09.02",), seed=5, rates=CONFIG.rates, reviews=REVIEWING
+    )
+    report, _path = simulate(settings, config, options, prepared=prepared)
+    truth = report.truth
+    assert truth.complete, report.error
+    messages = read_topic(kafka.bootstrap, named(SUBMISSIONS, settings.topic_prefix))
+    check_topic_against_truth(messages, truth)
+    check_reviews_against_truth(kafka.bootstrap, settings.topic_prefix, truth)
 
 
 @pytest.mark.parametrize("http_run", [{"rate": 2.0, "burst": 1, "items": 4}], indirect=True)
