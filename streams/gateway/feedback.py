@@ -113,9 +113,16 @@ class WorkerLink:
 
     @classmethod
     def from_settings(cls, settings: Settings, retry_after_s: int) -> WorkerLink:
+        """The link as configured; without a token, feedback answers 503 (and says why here)."""
+        token = read_worker_token(settings.gateway_worker_token, settings.gateway_worker_token_file)
+        if not token.get_secret_value():
+            log.warning(
+                "no operator token for the worker (REGSOSEK_GATEWAY_WORKER_TOKEN_FILE): "
+                "GET /v1/feedback will answer 503"
+            )
         return cls(
             settings.gateway_worker_url.rstrip("/"),
-            read_worker_token(settings.gateway_worker_token, settings.gateway_worker_token_file),
+            token,
             settings.gateway_worker_timeout_seconds,
             retry_after_s,
         )
