@@ -51,6 +51,7 @@ from streams.local_kafka_secure import SUPER_USER
 from streams.secret_files import demo_secrets
 from streams.settings import Settings
 from streams.topics import (
+    REVIEWS,
     SUBMISSIONS,
     desired_topics,
     ensure_topics,
@@ -126,6 +127,8 @@ class DemoOptions:
     secure: bool = False
     #: Keep the previous runs' data instead of clearing it (corrupt-message counts add up).
     keep_data: bool = False
+    #: Supervisors review the interviews (``simulate --reviews``); statuses are compared too.
+    reviews: bool = True
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,7 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
             "--truth-file",
             str(demo.truth_file),
             "--no-progress",
+            "--reviews" if options.reviews else "--no-reviews",
         ],
         demo.env(kafka, FIELD),
     )
@@ -335,7 +339,10 @@ def _watch(
 ) -> dict[str, Any] | None:
     """The live board, until the simulator is done and the worker has caught up."""
     settings = demo.settings
-    topics = [named(SUBMISSIONS, settings.topic_prefix)]  # the worker's only input
+    # the worker's inputs that the simulator writes
+    topics = [named(SUBMISSIONS, settings.topic_prefix)]
+    if demo.options.reviews:
+        topics.append(named(REVIEWS, settings.topic_prefix))
     group = f"{settings.topic_prefix}-worker"
     rate = live_board.Rate()
     last: dict[str, Any] | None = None

@@ -21,9 +21,10 @@ How supervisors (PML) behave:
   (the worker's ownership rules accept it), the floor area corrected; it is
   then reviewed again.
 
-A review or fix due after the fieldwork window is sent at its end (or ten
-minutes after what it follows, if that is later), so a run's wall time stays
-about the configured duration.
+A review or fix that would fall after the fieldwork window does not happen
+in the run: at its end some interviews still await review and some returned
+ones are not yet fixed, as on the last day of real fieldwork (and the run's
+wall time stays about the configured duration).
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ REJECT_COMMENTS = (
     "Wawancara tidak dilakukan dengan anggota rumah tangga.",
     "Keluarga sudah dicacah di satuan lingkungan setempat lain.",
 )
-#: Shortest step between a message and what follows it, past the fieldwork window.
-AFTER_END = dt.timedelta(minutes=10)
 
 
 class Decision(StrEnum):
@@ -68,19 +67,19 @@ def decide(rng: random.Random, config: ReviewConfig, *, returnable: bool, return
     return Decision.APPROVED
 
 
-def within_window(wanted: dt.datetime, after: dt.datetime, end: dt.datetime) -> dt.datetime:
-    """``wanted``, or the window's end if later (but at least ten minutes after ``after``)."""
-    return max(min(wanted, end), after + AFTER_END)
+def within_window(wanted: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+    """``wanted``, or ``None`` when it falls after the window's ``end`` (it does not happen)."""
+    return wanted if wanted <= end else None
 
 
-def review_at(rng: random.Random, sent: dt.datetime, end: dt.datetime) -> dt.datetime:
+def review_at(rng: random.Random, sent: dt.datetime, end: dt.datetime) -> dt.datetime | None:
     """When the supervisor decides on a revision sent at ``sent``: 1-24 hours later."""
-    return within_window(sent + dt.timedelta(hours=rng.uniform(1, 24)), sent, end)
+    return within_window(sent + dt.timedelta(hours=rng.uniform(1, 24)), end)
 
 
-def fix_at(rng: random.Random, returned: dt.datetime, end: dt.datetime) -> dt.datetime:
+def fix_at(rng: random.Random, returned: dt.datetime, end: dt.datetime) -> dt.datetime | None:
     """When the enumerator resubmits a returned interview: 2-30 hours after the return."""
-    return within_window(returned + dt.timedelta(hours=rng.uniform(2, 30)), returned, end)
+    return within_window(returned + dt.timedelta(hours=rng.uniform(2, 30)), end)
 
 
 def review_record(

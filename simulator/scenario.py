@@ -221,7 +221,8 @@ class Scenario:
         if not self.config.reviews.enabled or subject.expected_errors:
             return
         at = reviewing.review_at(self.reviewing, sent, self.config.fieldwork_end)
-        later(_Review(at, run, subject, returns))
+        if at is not None:  # else not reviewed before fieldwork ends: awaits review
+            later(_Review(at, run, subject, returns))
 
     def _review(self, event: _Review, later: Callable[[_Event], None]) -> Message:
         subject = event.subject
@@ -244,7 +245,8 @@ class Scenario:
         )
         if decision is reviewing.Decision.RETURNED:
             at = reviewing.fix_at(self.reviewing, event.at, self.config.fieldwork_end)
-            later(_Fix(at, event.run, subject, ack_key(review), event.returns + 1))
+            if at is not None:  # else not fixed before fieldwork ends: stays returned
+                later(_Fix(at, event.run, subject, ack_key(review), event.returns + 1))
         return review
 
     def _fix(self, event: _Fix) -> Message:

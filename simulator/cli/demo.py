@@ -55,6 +55,15 @@ from streams.settings import Settings
     help="Keep the previous runs' topics, ClickHouse data and Faust state instead of clearing "
     "them first; corrupt-message counts then include earlier runs and are compared as at least.",
 )
+@click.option(
+    "--reviews/--no-reviews",
+    default=True,
+    show_default=True,
+    envvar="REGSOSEK_DEMO_REVIEWS",
+    show_envvar=True,
+    help="Supervisors review their teams' interviews (simulate --reviews); the summary "
+    "compares each district's review statuses too.",
+)
 @click.pass_obj
 def command(
     settings: Settings,
@@ -66,6 +75,7 @@ def command(
     via: str,
     secure: bool,
     keep_data: bool,
+    reviews: bool,
 ) -> None:
     """Kafka, worker, gateway and simulator with a live board; compares with the ground truth.
 
@@ -73,6 +83,12 @@ def command(
     frame and secrets are kept) unless --keep-data.
     """
     options = demo.DemoOptions(
-        scale=scale, seed=seed, duration_s=duration, via=via, secure=secure, keep_data=keep_data
+        scale=scale,
+        seed=seed,
+        duration_s=duration,
+        via=via,
+        secure=secure,
+        keep_data=keep_data,
+        reviews=reviews,
     )
     sys.exit(demo.run(settings, options))

@@ -65,7 +65,7 @@ def test_simulated_fieldwork_equals_ground_truth_in_clickhouse(
     assert truth.old_schema_sent and truth.rejections_by_reason
     decisions = truth.reviews_by_decision
     assert decisions["APPROVED"] and decisions["RETURNED"] and decisions["REJECTED_FINAL"]
-    assert truth.fixes_sent == decisions["RETURNED"]
+    assert 0 < truth.fixes_sent <= decisions["RETURNED"]
 
     wrong = [check for check in compare(truth, board) if not check.ok]
     assert not wrong, "\n".join(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 from dataclasses import replace
@@ -72,16 +73,16 @@ def test_rates_are_checked() -> None:
         ReviewConfig(return_rate=0.7, reject_rate=0.4)
 
 
-def test_timing_stays_in_the_window_and_after_what_it_follows() -> None:
+def test_timing_is_hours_later_and_nothing_after_the_window() -> None:
     end = CONFIG.fieldwork_end
     rng = random.Random(3)
-    sent = end - reviewing.AFTER_END
-    assert reviewing.review_at(rng, sent, end) == end
-    late = end + reviewing.AFTER_END
-    assert reviewing.fix_at(rng, late, end) == late + reviewing.AFTER_END
+    assert reviewing.review_at(rng, end - dt.timedelta(minutes=30), end) is None
+    assert reviewing.fix_at(rng, end - dt.timedelta(hours=1), end) is None
     early = CONFIG.fieldwork_start
-    gap = reviewing.review_at(rng, early, end) - early
-    assert 3600 <= gap.total_seconds() <= 24 * 3600
+    reviewed = reviewing.review_at(rng, early, end)
+    assert reviewed is not None and 3600 <= (reviewed - early).total_seconds() <= 24 * 3600
+    fixed = reviewing.fix_at(rng, early, end)
+    assert fixed is not None and 2 * 3600 <= (fixed - early).total_seconds() <= 30 * 3600
 
 
 def test_reviews_off_send_no_review(regions: RegionMaster, frame: SimFrame) -> None:
@@ -90,7 +91,7 @@ def test_reviews_off_send_no_review(regions: RegionMaster, frame: SimFrame) -> N
     assert MessageKind.REVIEW not in kinds
 
 
-def test_every_accepted_household_is_reviewed_once_its_last_revision_is_in(
+def test_each_revision_is_reviewed_once_after_it_is_in(
     sent: list[Message],
 ) -> None:
     latest: dict[str, int] = {}
@@ -109,9 +110,9 @@ def test_every_accepted_household_is_reviewed_once_its_last_revision_is_in(
             assert status[message.household_id] == "AWAITING"  # one decision per revision
             status[message.household_id] = record["decision"]
     decided = Counter(status.values())
-    assert decided["AWAITING"] == 0
-    assert decided["RETURNED"] == 0  # every return was fixed and reviewed again
-    assert decided["REJECTED_FINAL"] > 0
+    assert decided["APPROVED"] > decided["REJECTED_FINAL"] > 0
+    # at the window's end some interviews still await review, some returns are not yet fixed
+    assert decided["AWAITING"] > 0 and decided["RETURNED"] > 0
 
 
 def test_a_review_depends_on_its_revision_and_a_fix_on_its_review(sent: list[Message]) -> None:
@@ -163,17 +164,20 @@ def test_truth_counts_the_statuses(frame: SimFrame, sent: list[Message]) -> None
     truth = tally.result()
     decisions = truth.reviews_by_decision
     assert truth.reviews_sent == sum(decisions.values())
-    assert truth.fixes_sent == decisions["RETURNED"]
-    for district in truth.districts.values():
-        assert district.returned == 0
-        assert district.awaiting_review == 0
-        assert district.approved + district.rejected_final == district.accepted
-    assert sum(d.rejected_final for d in truth.districts.values()) == decisions["REJECTED_FINAL"]
+    districts = truth.districts.values()
+    returned = sum(d.returned for d in districts)
+    assert truth.fixes_sent == decisions["RETURNED"] - returned > 0
+    for district in districts:
+        decided = district.approved + district.returned + district.rejected_final
+        assert district.awaiting_review == district.accepted - decided >= 0
+    assert sum(d.rejected_final for d in districts) == decisions["REJECTED_FINAL"]
+    assert sum(d.approved for d in districts) == decisions["APPROVED"]
+    assert sum(d.awaiting_review for d in districts) > 0 and returned > 0
     assert GroundTruth.from_json(truth.to_json()) == truth
 
 
 def test_truth_of_a_run_stopped_mid_chain(frame: SimFrame, sent: list[Message]) -> None:
-    """Stopped after a return but before the fix: that household counts as returned."""
+    """Stopped right after the first return: that household counts as returned."""
     first_return = next(
         i
         for i, m in enumerate(sent)
