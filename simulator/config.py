@@ -81,7 +81,8 @@ class SimulationConfig:
     empty means the whole regency. ``offline_share`` is the share of
     enumerators whose tablets queue interviews and sync in bursts.
     ``reviews`` says whether supervisors review (off by default) and how
-    they decide (:mod:`simulator.reviewing`).
+    they decide (:mod:`simulator.reviewing`); ``paradata`` whether the
+    tablets send their events too (:mod:`simulator.paradata`, off by default).
     """
 
     regency: str = JEMBER
@@ -93,6 +94,7 @@ class SimulationConfig:
     offline_share: float = 0.3
     rates: ErrorRates = field(default_factory=ErrorRates)
     reviews: ReviewConfig = field(default_factory=ReviewConfig)
+    paradata: bool = False
     fieldwork_start: datetime = FIELDWORK_START
     fieldwork_end: datetime = FIELDWORK_END
 

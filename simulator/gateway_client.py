@@ -22,6 +22,8 @@ supervisor's own token (``tokens.json`` holds the supervisors' too): 202 is
 an acknowledgement; 429 and 503 are tried again after ``Retry-After`` (or a
 doubling backoff) up to :attr:`RetryPolicy.max_attempts` times; any other
 answer stops the run (the simulator's reviews are generated to stand).
+Paradata events have no gateway endpoint: they go through the SDK's
+:class:`~streams.sdk.EnumeratorEventPublisher` straight to Kafka.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from simulator.gateway_retry import (
     retry_after_seconds,
 )
 from simulator.scenario import Dispatch, Message, MessageKind
-from simulator.transport import SCHEMA, DeliveryError, RawKafka, record_of
+from simulator.transport import SCHEMA, DeliveryError, RawKafka, publish_through, record_of
+from streams.sdk import EnumeratorEventPublisher
 
 REVIEW_SCHEMA = "ReviewDecision"
 
@@ -72,6 +75,7 @@ class HttpTransport:
         timeout_s: float = 30.0,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        events: EnumeratorEventPublisher | None = None,
     ) -> None:
         parts = urlsplit(gateway_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -86,6 +90,7 @@ class HttpTransport:
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="simulated-tablet")
         self.tokens = dict(tokens)  # enumerator id -> token
         self.kafka = kafka
+        self.events = events
         self.max_items = max_items
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
@@ -104,10 +109,13 @@ class HttpTransport:
         by_enumerator: dict[str, list[Message]] = {}
         garbage: list[tuple[Message, bytes]] = []
         reviews: list[Message] = []
+        events: list[Message] = []
         for dispatch in dispatches:
             for message in dispatch.messages:
                 if message.kind is MessageKind.REVIEW:
                     reviews.append(message)
+                elif message.kind is MessageKind.EVENT:
+                    events.append(message)
                 elif message.payload is not None:
                     garbage.append((message, message.payload))
                 else:
@@ -126,6 +134,8 @@ class HttpTransport:
             raise DeliveryError(str(failure), acknowledged)
         if garbage and self.kafka is not None:
             acknowledged += self.kafka.send(garbage)
+        if events:
+            acknowledged += publish_through(self.events, events, "paradata events")
         return acknowledged
 
     def _post_all(self, enumerator: str, messages: list[Message]) -> list[Message]:
@@ -244,3 +254,5 @@ class HttpTransport:
             connection.close()
         if self.kafka is not None:
             self.kafka.close()
+        if self.events is not None:
+            self.events.close()

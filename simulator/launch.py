@@ -35,8 +35,10 @@ from simulator.transport import (
 )
 from simulator.truth import TruthTally
 from streams.kafka_security import KafkaSecurity
+from streams.sdk import EnumeratorEventPublisher
 from streams.settings import Settings
 from streams.topics import (
+    ENUMERATOR_EVENTS,
     REVIEWS,
     SUBMISSIONS,
     TopicInfo,
@@ -101,13 +103,21 @@ def simulate(
     topic = named(SUBMISSIONS, settings.topic_prefix)
     security = KafkaSecurity.from_settings(settings)
     if options.create_topics:
-        reports = ensure_sending_topics(settings, security, reviews=config.reviews.enabled)
+        reports = ensure_sending_topics(
+            settings, security, reviews=config.reviews.enabled, paradata=config.paradata
+        )
         if console is not None:
             found = ", ".join(f"{report.name} {report.state.value}" for report in reports)
             console.print(f"Kafka ({security.describe()}): topic {found}")
     reviews = named(REVIEWS, settings.topic_prefix) if config.reviews.enabled else None
     transport, schema_id = _transport(
-        settings, options, topic, ready.tokens, security, reviews_topic=reviews
+        settings,
+        options,
+        topic,
+        ready.tokens,
+        security,
+        reviews_topic=reviews,
+        paradata=config.paradata,
     )
     try:
         scenario = Scenario(ready.frame, config, ready.regions, schema_id)
@@ -136,8 +146,10 @@ def simulate(
     return report, path
 
 
-def sending_topics(settings: Settings, *, reviews: bool = False) -> list[TopicSpec]:
-    """The topics the simulator writes: the submissions topic (and reviews, with them). Pure.
+def sending_topics(
+    settings: Settings, *, reviews: bool = False, paradata: bool = False
+) -> list[TopicSpec]:
+    """The topics the simulator writes: submissions (reviews, enumerator events if on). Pure.
 
     The worker's outputs are not the simulator's business (the worker and the
     admin's ``regsosek topics create`` make them), and a field app's principal
@@ -146,6 +158,8 @@ def sending_topics(settings: Settings, *, reviews: bool = False) -> list[TopicSp
     names = {named(SUBMISSIONS, settings.topic_prefix)}
     if reviews:
         names.add(named(REVIEWS, settings.topic_prefix))
+    if paradata:
+        names.add(named(ENUMERATOR_EVENTS, settings.topic_prefix))
     return [spec for spec in desired_topics(settings) if spec.name in names]
 
 
@@ -160,7 +174,7 @@ def missing_topics(specs: Sequence[TopicSpec], present: Iterable[TopicInfo]) -> 
 
 
 def ensure_sending_topics(
-    settings: Settings, security: KafkaSecurity, *, reviews: bool = False
+    settings: Settings, security: KafkaSecurity, *, reviews: bool = False, paradata: bool = False
 ) -> list[TopicReport]:
     """Make sure the topics the simulator writes exist, creating only those that do not.
 
@@ -172,7 +186,7 @@ def ensure_sending_topics(
     (``regsosek topics create`` as the admin principal).
     """
     bootstrap = settings.kafka_bootstrap
-    specs = sending_topics(settings, reviews=reviews)
+    specs = sending_topics(settings, reviews=reviews, paradata=paradata)
     present = describe_topics(bootstrap, [spec.name for spec in specs], security=security)
     reports = {
         report.name: report
@@ -196,11 +210,22 @@ def _transport(
     security: KafkaSecurity,
     *,
     reviews_topic: str | None = None,
+    paradata: bool = False,
 ) -> tuple[Transport, int]:
     """The transport of ``options.via`` and the current schema's registry id."""
     url = settings.schema_registry_url
     registry = registry_from_url(url.get_secret_value() if url else None)
     producer = producer_options(security=security)
+    events = (
+        EnumeratorEventPublisher(
+            settings.kafka_bootstrap,
+            registry,
+            topic=named(ENUMERATOR_EVENTS, settings.topic_prefix),
+            options=producer,
+        )
+        if paradata
+        else None
+    )
     if options.via == "sdk":
         sdk = SdkTransport(
             settings.kafka_bootstrap,
@@ -209,6 +234,7 @@ def _transport(
             validate=options.validate,
             options=producer,
             reviews_topic=reviews_topic,
+            events=events,
         )
         return sdk, sdk.schema_id
     if options.via != "http":
@@ -216,6 +242,10 @@ def _transport(
     schema_id = AvroSerializer(registry, subject_for(SCHEMA), SCHEMA).schema_id
     kafka = RawKafka(settings.kafka_bootstrap, topic, producer)
     http = HttpTransport(
-        options.gateway_url, tokens, kafka, max_items=settings.gateway_max_batch_items
+        options.gateway_url,
+        tokens,
+        kafka,
+        max_items=settings.gateway_max_batch_items,
+        events=events,
     )
     return http, schema_id

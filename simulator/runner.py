@@ -57,6 +57,8 @@ from simulator.truth import GroundTruth, TruthTally
 MAX_BATCH = 2_000
 #: Wall seconds between a message's acknowledgement and a review or fix that follows it.
 DEFAULT_LAG_S = 5.0
+#: Kinds no review or fix ever follows.
+_NO_DEPENDENTS = frozenset({MessageKind.CORRUPT, MessageKind.EVENT})
 
 
 @dataclass
@@ -207,7 +209,7 @@ class Runner:
         now = time.monotonic()
         for message in acknowledged:
             self.tally.add(message)
-            if self._gating and message.kind is not MessageKind.CORRUPT:
+            if self._gating and message.kind not in _NO_DEPENDENTS:
                 self._acked[ack_key(message)] = now
             if message.kind is MessageKind.HOUSEHOLD:
                 self.households += 1

@@ -26,7 +26,10 @@ seeded streams, so it does not depend on the other enumerators):
   (:mod:`simulator.reviewing`). A review, and a fix after a return, name the
   message they follow in :attr:`Message.depends_on`: the runner sends them
   only once that message was acknowledged a while earlier, so the worker has
-  processed it by the time it reads them.
+  processed it by the time it reads them;
+* with paradata on (``config.paradata``), each upload also carries its
+  visits' events (log-in, interview started/finished, position pings) and a
+  SYNC (:mod:`simulator.paradata`), on the enumerator-events topic.
 
 Every message of one household travels the same path and leaves in order,
 so the broker keeps original < retry < correction on its partition.
@@ -45,10 +48,10 @@ from typing import Any
 
 from processors.rules.base import local_offset
 from schemas.regions import RegionMaster
-from simulator import clock, reviewing
+from simulator import clock, paradata, reviewing
 from simulator import injections as inj
 from simulator.config import SimulationConfig
-from simulator.households import HouseholdFactory, present_count, revise
+from simulator.households import HouseholdFactory, Visit, present_count, revise
 from simulator.population import SimFrame
 from simulator.tables import between
 from simulator.workload import EnumeratorRun, PlannedVisit
@@ -62,6 +65,7 @@ class MessageKind(StrEnum):
     REVISION = "revision"  # a corrected revision 2
     CORRUPT = "corrupt"  # bytes no serializer wrote
     REVIEW = "review"  # a supervisor's decision on one revision (record: ReviewDecision)
+    EVENT = "event"  # a tablet's paradata event (record: EnumeratorEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,9 @@ class Scenario:
         self.days = clock.fieldwork_days(config.fieldwork_start, config.fieldwork_end, self.zone)
         #: Supervisors' draws: one stream, so reviews do not change the enumerators' streams.
         self.reviewing = random.Random(config.stream("reviews"))  # noqa: S311
+        self.paradata = random.Random(config.stream("paradata"))  # noqa: S311
+        self._logged_in: set[tuple[str, dt.date]] = set()
+        self._bps_district = {d.code: d.bps_code for d in frame.districts}
         villages = {village.code: village for village in frame.villages}
         with_bps = {d.code for d in frame.districts if d.bps_code}
         self.runs = [
@@ -192,8 +199,15 @@ class Scenario:
             heapq.heappush(heap, (follow.at, next(order), follow))
 
         if isinstance(event, _Upload):
-            messages = tuple(self._original(event, planned, later) for planned in event.visits)
-            return Dispatch(event.at, event.run.enumerator_id, messages, event.burst)
+            events: list[Message] = []
+            messages = tuple(
+                self._original(event, planned, later, events) for planned in event.visits
+            )
+            if events:
+                last = events[-1].record or {}
+                events.append(self._event(paradata.sync(self.paradata, event.at, last)))
+            sent = messages + tuple(events)
+            return Dispatch(event.at, event.run.enumerator_id, sent, event.burst)
         if isinstance(event, _Resend):
             message = replace(event.message, kind=MessageKind.DUPLICATE)
             return Dispatch(event.at, message.enumerator_id, (message,))
@@ -208,6 +222,28 @@ class Scenario:
             self._schedule_review(event.at, event.run, fixed, event.returns, later)
             return Dispatch(event.at, event.run.enumerator_id, (fixed,))
         return Dispatch(event.at, None, (self._garbage(event),))
+
+    def _visit_events(self, record: dict[str, Any], visit: Visit) -> list[Message]:
+        """The log-in (first visit of the day) and the interview events of one visit."""
+        district_bps = self._bps_district.get(visit.village.district_code)
+        bps_village = district_bps + visit.village.bps_code if district_bps else None
+        found: list[dict[str, Any]] = []
+        day = (visit.enumerator.enumerator_id, visit.started_at.astimezone(self.zone).date())
+        if day not in self._logged_in:
+            self._logged_in.add(day)
+            found.append(paradata.login(self.paradata, record, bps_village))
+        found += paradata.visit_events(self.paradata, record, bps_village)
+        return [self._event(found_event) for found_event in found]
+
+    def _event(self, record: dict[str, Any]) -> Message:
+        return Message(
+            kind=MessageKind.EVENT,
+            household_id=str(record["household_id"] or ""),
+            enumerator_id=str(record["enumerator_id"]),
+            district_code=None,
+            village_code=None,
+            record=record,
+        )
 
     def _schedule_review(
         self,
@@ -261,11 +297,20 @@ class Scenario:
         )
 
     def _original(
-        self, event: _Upload, planned: PlannedVisit, later: Callable[[_Event], None]
+        self,
+        event: _Upload,
+        planned: PlannedVisit,
+        later: Callable[[_Event], None],
+        events: list[Message],
     ) -> Message:
-        """A household's first message, and the retry, correction or garbage that follow it."""
+        """A household's first message, and the retry, correction or garbage that follow it.
+
+        With paradata on, the visit's events are added to ``events``.
+        """
         run, visit = event.run, planned.visit
         record = self.factory.record(visit, run.content)
+        if self.config.paradata:
+            events += self._visit_events(record, visit)
         sent = inj.inject(planned.injection, record, visit, self.context, run.content)
         message = Message(
             kind=MessageKind.HOUSEHOLD,

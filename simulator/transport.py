@@ -16,7 +16,9 @@ is what the ground truth counts.
   instead, every record checked field by field as a field app's would be (a
   third fewer households per second; the simulator's records are unit-tested
   to be valid, so that check is off by default). Supervisors' reviews go
-  through the SDK's :class:`~streams.sdk.ReviewPublisher` to the reviews topic.
+  through the SDK's :class:`~streams.sdk.ReviewPublisher` to the reviews topic,
+  paradata events through its :class:`~streams.sdk.EnumeratorEventPublisher`
+  (in both modes: the gateway has no events endpoint).
 * :class:`~simulator.gateway_client.HttpTransport` (``--via http``):
   the HTTP gateway, see that module.
 """
@@ -36,6 +38,8 @@ from schemas.serde import AvroSerializer
 from simulator.scenario import Dispatch, Message, MessageKind
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.sdk import (
+    AvroPublisher,
+    EnumeratorEventPublisher,
     ProducerOptions,
     PublishError,
     Receipt,
@@ -163,8 +167,10 @@ class SdkTransport:
         validate: bool = False,
         options: ProducerOptions | None = None,
         reviews_topic: str | None = None,
+        events: EnumeratorEventPublisher | None = None,
     ) -> None:
         self.notes: list[str] = []
+        self.events = events
         self.options = options or producer_options()
         self.raw = RawKafka(bootstrap, topic, self.options)
         subject = subject_for(SCHEMA)
@@ -195,10 +201,13 @@ class SdkTransport:
         raw: list[tuple[Message, bytes]] = []
         checked: list[Message] = []
         reviews: list[Message] = []
+        events: list[Message] = []
         for dispatch in dispatches:
             for message in dispatch.messages:
                 if message.kind is MessageKind.REVIEW:
                     reviews.append(message)
+                elif message.kind is MessageKind.EVENT:
+                    events.append(message)
                 elif message.payload is not None:
                     raw.append((message, message.payload))
                 elif message.schema_version == 1:
@@ -209,20 +218,11 @@ class SdkTransport:
                     raw.append((message, self.current.encode(record_of(message), validate=False)))
         acknowledged = self._publish_checked(checked) if checked else []
         acknowledged += self.raw.send(raw)
-        return acknowledged + (self._publish_reviews(reviews) if reviews else [])
-
-    def _publish_reviews(self, messages: list[Message]) -> list[Message]:
-        """Supervisors' decisions through the SDK, acknowledged before this returns."""
-        if self.reviewer is None:
-            raise DeliveryError("reviews to send but no reviews topic (a simulator bug)", [])
-        try:
-            outcomes = self.reviewer.publish_batch([record_of(m) for m in messages])
-        except PublishError as exc:
-            raise DeliveryError(f"reviews not acknowledged: {exc}", []) from exc
-        receipts = [m for m, o in zip(messages, outcomes, strict=True) if isinstance(o, Receipt)]
-        if len(receipts) != len(messages):
-            raise DeliveryError("the SDK refused generated reviews (a simulator bug)", receipts)
-        return receipts
+        if reviews:
+            acknowledged += publish_through(self.reviewer, reviews, "reviews")
+        if events:
+            acknowledged += publish_through(self.events, events, "paradata events")
+        return acknowledged
 
     def _publish_checked(self, messages: list[Message]) -> list[Message]:
         assert self.publisher is not None  # noqa: S101 - only called in validate mode
@@ -240,6 +240,8 @@ class SdkTransport:
             self.publisher.close()
         if self.reviewer is not None:
             self.reviewer.close()
+        if self.events is not None:
+            self.events.close()
         self.raw.close()
 
 
@@ -248,3 +250,19 @@ def record_of(message: Message) -> dict[str, Any]:
     if message.record is None:
         raise ValueError(f"message of {message.household_id} has no record")
     return message.record
+
+
+def publish_through(
+    publisher: AvroPublisher | None, messages: list[Message], what: str
+) -> list[Message]:
+    """``messages`` through an SDK publisher, acknowledged before this returns."""
+    if publisher is None:
+        raise DeliveryError(f"{what} to send but no topic for them (a simulator bug)", [])
+    try:
+        outcomes = publisher.publish_batch([record_of(m) for m in messages])
+    except PublishError as exc:
+        raise DeliveryError(f"{what} not acknowledged: {exc}", []) from exc
+    receipts = [m for m, o in zip(messages, outcomes, strict=True) if isinstance(o, Receipt)]
+    if len(receipts) != len(messages):
+        raise DeliveryError(f"the SDK refused generated {what} (a simulator bug)", receipts)
+    return receipts

@@ -17,7 +17,9 @@ arithmetic follows the pipeline's contract:
   (the runner sends a review only after the revision it decides on, so it is
   always of the latest revision); the **fix** after a return (a revision that
   follows a review) puts the household back to AWAITING_REVIEW. An accepted
-  household no standing decision covers awaits review.
+  household no standing decision covers awaits review;
+* a **paradata event** counts by its type: every event the tablets send is
+  stored (one row per ``event_id``).
 
 Rejections are counted per message and reason code; warnings per accepted
 household whose latest revision carries them (only old-schema households
@@ -82,6 +84,7 @@ class GroundTruth:
     reviews_sent: int = 0
     fixes_sent: int = 0  # revisions sent after a supervisor returned the interview
     reviews_by_decision: dict[str, int] = field(default_factory=dict)
+    events_by_type: dict[str, int] = field(default_factory=dict)  # paradata (EnumeratorEvent)
     accepted_households: int = 0
     accepted_members: int = 0
     rejected_households: int = 0
@@ -134,12 +137,16 @@ class TruthTally:
         self._reasons: Counter[str] = Counter()
         self._warnings: Counter[str] = Counter()
         self._decisions: Counter[str] = Counter()
+        self._events: Counter[str] = Counter()
 
     def add(self, message: Message) -> None:
         """Count one message the broker (or the gateway) acknowledged."""
         truth = self.truth
         if message.kind is MessageKind.REVIEW:  # on the reviews topic: counted apart
             self._review(message)
+            return
+        if message.kind is MessageKind.EVENT:  # on the enumerator-events topic
+            self._events[str((message.record or {})["event_type"])] += 1
             return
         truth.messages_sent += 1
         if message.kind is MessageKind.DUPLICATE:
@@ -213,6 +220,7 @@ class TruthTally:
         truth.rejections_by_reason = dict(sorted(self._reasons.items()))
         truth.warnings_by_code = dict(sorted(self._warnings.items()))
         truth.reviews_by_decision = dict(sorted(self._decisions.items()))
+        truth.events_by_type = dict(sorted(self._events.items()))
         for district in truth.districts.values():
             decided = district.approved + district.returned + district.rejected_final
             district.awaiting_review = district.accepted - decided

@@ -61,7 +61,8 @@ def compare(
 
     When the run sent reviews, each district's households by review status
     (awaiting review, approved, returned, rejected for good) are compared too,
-    with the board's ``review_status`` (ClickHouse ``interview_status``).
+    with the board's ``review_status`` (ClickHouse ``interview_status``); when
+    it sent paradata, the stored events by type (``events_by_type``).
 
     ``earlier_runs``: the data of earlier runs was kept (``demo --keep-data``).
     Only corrupt messages add up across runs (nothing identifies a repeat), so
@@ -110,4 +111,11 @@ def compare(
                 Check(f"    {label} in {district.name}", getattr(district, key), status.get(key, 0))
                 for key, label in REVIEW_STATUSES
             ]
+    if truth.events_by_type:
+        stored = board.get("events_by_type") or {}
+        sent = truth.events_by_type
+        checks += [
+            Check(f"paradata events: {kind}", sent.get(kind, 0), stored.get(kind, 0))
+            for kind in sorted(set(sent) | set(stored))
+        ]
     return checks

@@ -136,6 +136,10 @@ def board_sql(database: str = DEFAULT_DATABASE, window_s: int = 60) -> dict[str,
             " quantilesExact(0.5, 0.95)(dateDiff('millisecond', received_at, written_at))"
             f" AS freshness_ms FROM {db}.households WHERE {recent} AND received_at IS NOT NULL"
         ),
+        "events_by_type": (
+            f"SELECT event_type, count() AS events FROM {db}.enumerator_events FINAL"  # noqa: S608
+            " GROUP BY event_type ORDER BY event_type"
+        ),
         "review_status": (
             "SELECT district_code, awaiting_review, approved, returned,"  # noqa: S608
             f" rejected_final FROM {db}.review_progress_by_district ORDER BY district_code"
@@ -150,7 +154,8 @@ def board_json(
 
     ``review_status`` maps each district to its households by review status
     (``review_progress_by_district``), so the demo's comparison can check the
-    supervisors' decisions as it checks enumeration.
+    supervisors' decisions as it checks enumeration; ``events_by_type`` counts
+    the stored paradata events (``enumerator_events``) by type.
     """
     queries = board_sql(database, window_s)
     totals = next(client.query(queries["totals"]).named_results())
@@ -158,10 +163,12 @@ def board_json(
     freshness = recent["freshness_ms"] if recent["rows_written"] else [None, None]
     reasons = client.query(queries["rejections_by_reason"]).named_results()
     statuses = client.query(queries["review_status"]).named_results()
+    events = client.query(queries["events_by_type"]).named_results()
     return {
         "districts": progress_json(client, "district", database=database),
         "totals": {key: json_safe(value) for key, value in totals.items()},
         "rejections_by_reason": {row["reason"]: row["messages"] for row in reasons},
+        "events_by_type": {str(row["event_type"]): row["events"] for row in events},
         "review_status": {
             str(row.pop("district_code")): {key: json_safe(value) for key, value in row.items()}
             for row in statuses

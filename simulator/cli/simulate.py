@@ -117,6 +117,11 @@ def _rate_options(function: FC) -> FC:
     help="Supervisors review their teams' interviews; returned ones are fixed and resent.",
 )
 @_option(
+    "--paradata/--no-paradata",
+    default=False,
+    help="The tablets send their events too: log-ins, interviews, syncs, position pings.",
+)
+@_option(
     "--review-return-rate",
     type=click.FloatRange(0, 1),
     default=ReviewConfig().return_rate,
@@ -194,6 +199,7 @@ def _config(settings: Settings, options: dict[str, Any]) -> SimulationConfig:
         population=options["population"],
         offline_share=options["offline_share"],
         rates=rates,
+        paradata=options["paradata"],
         reviews=ReviewConfig(
             enabled=options["reviews"],
             return_rate=options["review_return_rate"],
@@ -240,6 +246,10 @@ def _summary(console: Console, report: RunReport, path: Path) -> None:
         (
             "reviews",
             ", ".join(f"{d} {n:,}" for d, n in truth.reviews_by_decision.items()) or "none",
+        ),
+        (
+            "paradata events",
+            ", ".join(f"{t} {n:,}" for t, n in truth.events_by_type.items()) or "none",
         ),
     )
     for name, value in rows:
