@@ -51,6 +51,7 @@ from streams.local_kafka_secure import SUPER_USER
 from streams.secret_files import demo_secrets
 from streams.settings import Settings
 from streams.topics import (
+    ENUMERATOR_EVENTS,
     REVIEWS,
     SUBMISSIONS,
     desired_topics,
@@ -129,6 +130,8 @@ class DemoOptions:
     keep_data: bool = False
     #: Supervisors review the interviews (``simulate --reviews``); statuses are compared too.
     reviews: bool = True
+    #: The tablets send paradata (``simulate --paradata``); events by type are compared too.
+    paradata: bool = True
 
 
 @dataclass(frozen=True)
@@ -308,6 +311,7 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
             str(demo.truth_file),
             "--no-progress",
             "--reviews" if options.reviews else "--no-reviews",
+            "--paradata" if options.paradata else "--no-paradata",
         ],
         demo.env(kafka, FIELD),
     )
@@ -343,6 +347,8 @@ def _watch(
     topics = [named(SUBMISSIONS, settings.topic_prefix)]
     if demo.options.reviews:
         topics.append(named(REVIEWS, settings.topic_prefix))
+    if demo.options.paradata:
+        topics.append(named(ENUMERATOR_EVENTS, settings.topic_prefix))
     group = f"{settings.topic_prefix}-worker"
     rate = live_board.Rate()
     last: dict[str, Any] | None = None

@@ -103,6 +103,11 @@ class HttpTransport:
             if kafka is not None
             else "corrupt messages were skipped: --via http without Kafka access"
         ]
+        if events is not None:
+            self.notes.append(
+                "paradata events went straight to Kafka through the SDK: "
+                "the gateway has no events endpoint"
+            )
 
     def send(self, dispatches: Sequence[Dispatch]) -> list[Message]:
         """Post each enumerator's messages in order, enumerators in parallel."""

@@ -64,6 +64,15 @@ from streams.settings import Settings
     help="Supervisors review their teams' interviews (simulate --reviews); the summary "
     "compares each district's review statuses too.",
 )
+@click.option(
+    "--paradata/--no-paradata",
+    default=True,
+    show_default=True,
+    envvar="REGSOSEK_DEMO_PARADATA",
+    show_envvar=True,
+    help="The tablets send their events (simulate --paradata); the summary compares the "
+    "stored events by type too.",
+)
 @click.pass_obj
 def command(
     settings: Settings,
@@ -76,6 +85,7 @@ def command(
     secure: bool,
     keep_data: bool,
     reviews: bool,
+    paradata: bool,
 ) -> None:
     """Kafka, worker, gateway and simulator with a live board; compares with the ground truth.
 
@@ -90,5 +100,6 @@ def command(
         secure=secure,
         keep_data=keep_data,
         reviews=reviews,
+        paradata=paradata,
     )
     sys.exit(demo.run(settings, options))

@@ -3,9 +3,10 @@
 A small frame (two Jember districts, tens of enumerators, a few thousand
 households) simulated with every kind of bad input, published through the
 SDK while `regsosek worker` runs as a child process, with supervisors
-reviewing (approving, returning for a fix, rejecting for good); then
-ClickHouse's tables and progress views must equal the simulator's ground
-truth exactly, rejections by reason and review statuses included.
+reviewing (approving, returning for a fix, rejecting for good) and the
+tablets sending paradata; then ClickHouse's tables and progress views must
+equal the simulator's ground truth exactly, rejections by reason, review
+statuses and paradata events by type included.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from simulator.launch import RunOptions, prepare, simulate
 from simulator.truth import GroundTruth
 from simulator.verify import compare
 from streams.settings import Settings
-from streams.topics import REVIEWS
+from streams.topics import ENUMERATOR_EVENTS, REVIEWS
 from tests.backends import KafkaBackend
 from tests.worker_harness import WorkerProcess
 
@@ -35,6 +36,7 @@ CONFIG = SimulationConfig(
         nik=0.01, area=0.01, age=0.01, duplicate=0.08, revision=0.04, corrupt=0.01, old_schema=0.03
     ),
     reviews=ReviewConfig(enabled=True, return_rate=0.1, reject_rate=0.01),
+    paradata=True,
 )
 
 
@@ -55,7 +57,7 @@ def test_simulated_fieldwork_equals_ground_truth_in_clickhouse(
             RunOptions(duration_s=15, progress=False, truth_path=tmp_path / "truth.json"),
             prepared=prepared,
         )
-        worker.wait_idle(also=(REVIEWS,))
+        worker.wait_idle(also=(REVIEWS, ENUMERATOR_EVENTS))
         board = worker.page("/board?window=3600")
     finally:
         worker.stop()
@@ -66,6 +68,7 @@ def test_simulated_fieldwork_equals_ground_truth_in_clickhouse(
     decisions = truth.reviews_by_decision
     assert decisions["APPROVED"] and decisions["RETURNED"] and decisions["REJECTED_FINAL"]
     assert 0 < truth.fixes_sent <= decisions["RETURNED"]
+    assert set(truth.events_by_type) >= {"LOGIN", "SYNC", "HEARTBEAT", "INTERVIEW_STARTED"}
 
     wrong = [check for check in compare(truth, board) if not check.ok]
     assert not wrong, "\n".join(

@@ -39,7 +39,14 @@ from streams.gateway.reviews import ReviewService
 from streams.local_kafka_secure import SecureLayout, principal_security
 from streams.sdk import ProducerOptions, ReviewPublisher, SubmissionPublisher
 from streams.settings import Settings
-from streams.topics import REVIEWS, SUBMISSIONS, desired_topics, ensure_topics, named
+from streams.topics import (
+    ENUMERATOR_EVENTS,
+    REVIEWS,
+    SUBMISSIONS,
+    desired_topics,
+    ensure_topics,
+    named,
+)
 from tests.backends import KafkaBackend, free_port
 from tests.gateway_harness import RunningGateway
 from tests.topics import read_topic
@@ -185,7 +192,12 @@ def test_sdk_simulation_with_reviews(
 ) -> None:
     settings = settings_for()
     config = SimulationConfig(
-        scale=0.005, districts=("35.09.02",), seed=23, rates=CONFIG.rates, reviews=REVIEWING
+        scale=0.005,
+        districts=("35.09.02",),
+        seed=23,
+        rates=CONFIG.rates,
+        reviews=REVIEWING,
+        paradata=True,
     )
     options = RunOptions(duration_s=0, progress=False, review_lag_s=QUICK_LAG_S)
     report, _path = simulate(settings, config, options)
@@ -195,6 +207,10 @@ def test_sdk_simulation_with_reviews(
     check_topic_against_truth(messages, truth)
     check_order_per_household(messages)
     check_reviews_against_truth(kafka.bootstrap, settings.topic_prefix, truth)
+    events = read_topic(kafka.bootstrap, named(ENUMERATOR_EVENTS, settings.topic_prefix))
+    reader = AvroDeserializer(LocalRegistry(), "EnumeratorEvent")
+    kinds = Counter(reader.decode(m.value)["event_type"] for m in events)
+    assert dict(kinds) == truth.events_by_type and kinds["INTERVIEW_STARTED"]
 
 
 HTTP_CONFIG = SimulationConfig(scale=0.005, districts=("35.09.02",), seed=5, rates=CONFIG.rates)
