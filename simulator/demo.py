@@ -284,9 +284,18 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
     worker = demo.spawn("worker", ["worker"], demo.env(kafka, WORKER, **secrets.env))
     _wait_http(worker, settings.web_port, "/healthz", out)
     tokens = settings.frame_directory.resolve() / "tokens.json"
-    gateway = demo.spawn(
-        "gateway", ["gateway"], demo.env(kafka, FIELD, REGSOSEK_GATEWAY_TOKENS_FILE=str(tokens))
+    gateway_env = {"REGSOSEK_GATEWAY_TOKENS_FILE": str(tokens)}
+    worker_token_set = settings.gateway_worker_token.get_secret_value() or (
+        settings.gateway_worker_token_file is not None
     )
+    if secrets.operator_token_file is not None and not worker_token_set:
+        # the tablets' feedback (GET /v1/feedback) is answered by the worker, which owns the
+        # embedded engine: the gateway asks it with the demo's operator token
+        gateway_env |= {
+            "REGSOSEK_GATEWAY_WORKER_URL": f"http://127.0.0.1:{settings.web_port}",
+            "REGSOSEK_GATEWAY_WORKER_TOKEN_FILE": str(secrets.operator_token_file),
+        }
+    gateway = demo.spawn("gateway", ["gateway"], demo.env(kafka, FIELD, **gateway_env))
     _wait_http(gateway, settings.gateway_port, "/healthz", out)
     out.print(
         f"[green]✓[/] worker: http://127.0.0.1:{settings.web_port}/metrics, /progress, /board; "
