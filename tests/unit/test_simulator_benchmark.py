@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from processors.rules.base import local_offset
-from schemas.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster
 from simulator.clock import fieldwork_days
 from simulator.config import SimulationConfig
 from simulator.households import HouseholdFactory, Visit
@@ -24,11 +24,6 @@ from simulator.workload import EnumeratorRun
 
 CONFIG = SimulationConfig(scale=0.05, districts=("35.09.02", "35.09.20"), seed=1)
 VISITS = 2_000
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from processors.rules.base import local_offset
 from processors.rules.system import DECODE_CODES
 from schemas.catalog import subject_for
 from schemas.errors import ConfigurationError, DecodeError
-from schemas.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster
 from schemas.registry import LocalRegistry
 from schemas.serde import AvroDeserializer, AvroSerializer
 from simulator import injections as inj
@@ -25,11 +25,6 @@ from simulator.workload import EnumeratorRun
 CONFIG = SimulationConfig(scale=0.02, districts=("35.09.02", "35.09.03"), seed=3)
 SUBJECT = subject_for("HouseholdSubmission")
 WIB = local_offset("35")
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from processors.paradata import event_problems
 from schemas.catalog import load_schema
-from schemas.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster
 from schemas.validate import validate_record
 from simulator.config import ErrorRates, SimulationConfig
 from simulator.population import SimFrame, build_frame
@@ -24,11 +24,6 @@ CONFIG = SimulationConfig(
     rates=ErrorRates(duplicate=0.05, revision=0.05, corrupt=0.02),
     paradata=True,
 )
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 @pytest.fixture(scope="module")

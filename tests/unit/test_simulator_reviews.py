@@ -13,7 +13,7 @@ from processors.rules.catalogue import RULES_BY_CODE
 from schemas.catalog import load_schema
 from schemas.errors import ConfigurationError
 from schemas.jsonform import JsonForm
-from schemas.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster
 from schemas.validate import validate_record
 from simulator import reviewing
 from simulator.config import ErrorRates, ReviewConfig, SimulationConfig
@@ -28,11 +28,6 @@ CONFIG = SimulationConfig(
     rates=ErrorRates(duplicate=0.05, revision=0.05),
     reviews=ReviewConfig(enabled=True, return_rate=0.2, reject_rate=0.02),
 )
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 @pytest.fixture(scope="module")

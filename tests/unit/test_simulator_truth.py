@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.regions import RegionMaster, load_regions
+from schemas.regions import RegionMaster
 from simulator.config import ErrorRates, SimulationConfig
 from simulator.households import present_count
 from simulator.population import SimFrame, build_frame
@@ -23,11 +23,6 @@ CONFIG = SimulationConfig(
 )
 KENCONG = "35.09.02"
 CAKRU = "35.09.02.2001"
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionMaster:
-    return load_regions()
 
 
 @pytest.fixture(scope="module")
