@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from schemas.districts import DEFAULT_DISTRICTS_FILE
 from schemas.extents import DEFAULT_EXTENTS_FILE
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, load_regions
-from streams import extent_build, region_build
+from streams import district_build, extent_build, region_build
 from streams.settings import Settings
 
 DEFAULT_BRIDGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "bps-kemendagri"
@@ -46,6 +47,17 @@ def build_extents(version: str, output: Path) -> None:
     """Regenerate the regencies' GPS extents from the npm package geografis (MIT)."""
     count = extent_build.build(output, version)
     click.echo(f"Wrote the extents of {count} regencies from geografis {version} to {output}")
+
+
+@command.command("build-districts")
+@click.option("--version", "version", default=extent_build.PACKAGE_VERSION, show_default=True)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=DEFAULT_DISTRICTS_FILE, show_default=True
+)
+def build_districts(version: str, output: Path) -> None:
+    """Regenerate the districts' map centroids from the npm package geografis (MIT)."""
+    count = district_build.build(output, version)
+    click.echo(f"Wrote the centroids of {count} districts from geografis {version} to {output}")
 
 
 @command.command("regions")
