@@ -24,7 +24,7 @@ from pathlib import Path
 from schemas.districts import DEFAULT_DISTRICTS_FILE, Centroid, district_centroids, write_districts
 from schemas.extents import regency_extents
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, RegionMaster, load_regions
-from streams.extent_build import LICENCE, LICENCE_FILE, PACKAGE, PACKAGE_VERSION, _name
+from streams.extent_build import LICENCE, LICENCE_FILE, PACKAGE, PACKAGE_VERSION, name_key
 from streams.region_build import fetch_package
 
 
@@ -41,7 +41,7 @@ def for_master(
     """
     by_name: dict[str, list[str]] = {}
     for code, name in names.items():
-        by_name.setdefault(_name(name), []).append(code)
+        by_name.setdefault(name_key(name), []).append(code)
     out: dict[str, Centroid] = {}
     for district in master.by_code.values():
         if district.level is not Level.DISTRICT:
@@ -52,10 +52,10 @@ def for_master(
         regency = master.get(district.parent_code or "")
         if regency is None:
             continue
-        old = [c for c in by_name.get(_name(regency.name), []) if c.count(".") == 1]
+        old = [c for c in by_name.get(name_key(regency.name), []) if c.count(".") == 1]
         if len(old) != 1:
             continue
-        same = [c for c in by_name.get(_name(district.name), []) if c.startswith(old[0] + ".")]
+        same = [c for c in by_name.get(name_key(district.name), []) if c.startswith(old[0] + ".")]
         if len(same) == 1 and same[0] in centroids:
             out[district.code] = centroids[same[0]]
     return out

@@ -60,7 +60,12 @@ SOFTWARE.
 """
 
 
-def _name(name: str) -> str:
+def name_key(name: str) -> str:
+    """A place name reduced to its lower-case letters, to match names across sources.
+
+    The package and the master spell one place with other spaces, dots and
+    capitals (``Kab. Puncak`` / ``PUNCAK``).
+    """
     return re.sub(r"[^a-z]", "", name.lower())
 
 
@@ -72,7 +77,7 @@ def for_master(
     """The extents keyed by the master's regency codes (renamed codes matched by name)."""
     by_name: dict[str, list[str]] = {}
     for code, name in names.items():
-        by_name.setdefault(_name(name), []).append(code)
+        by_name.setdefault(name_key(name), []).append(code)
     out: dict[str, tuple[Extent, int]] = {}
     for regency in master.by_code.values():
         if regency.level is not Level.REGENCY:
@@ -80,7 +85,7 @@ def for_master(
         if regency.code in extents:
             out[regency.code] = extents[regency.code]
             continue
-        same = by_name.get(_name(regency.name), [])
+        same = by_name.get(name_key(regency.name), [])
         if len(same) == 1 and same[0] in extents:
             out[regency.code] = extents[same[0]]
     return out
