@@ -16,16 +16,20 @@ package's 2020 codes have no centroid, and the console draws them without one.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from schemas.districts import DEFAULT_DISTRICTS_FILE, Centroid, district_centroids, write_districts
 from schemas.extents import regency_extents
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, RegionMaster, load_regions
-from streams.extent_build import LICENCE, LICENCE_FILE, PACKAGE, PACKAGE_VERSION, name_key
-from streams.region_build import fetch_package
+from streams.extent_build import (
+    LICENCE,
+    LICENCE_FILE,
+    PACKAGE_VERSION,
+    load_villages,
+    name_key,
+    village_points,
+)
 
 
 def for_master(
@@ -67,10 +71,9 @@ def build(
     regions_file: Path = DEFAULT_REGIONS_FILE,
 ) -> int:
     """Fetch, compute and write; returns the number of districts written."""
-    with tempfile.TemporaryDirectory(prefix="geografis-") as tmp:
-        data = fetch_package(version, Path(tmp), PACKAGE)
-        villages = json.loads((data / "json" / "data.json").read_text(encoding="utf-8"))
-    points = [(v["code"], float(v["latitude"]), float(v["longitude"])) for v in villages]
+    output.parent.mkdir(parents=True, exist_ok=True)  # a new folder is no traceback
+    villages = load_villages(version)
+    points = village_points(villages)
     names: dict[str, str] = {}
     for v in villages:
         parts = v["code"].split(".")

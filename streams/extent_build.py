@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from schemas.extents import DEFAULT_EXTENTS_FILE, Extent, regency_extents, write_extents
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, RegionMaster, load_regions
@@ -91,16 +92,30 @@ def for_master(
     return out
 
 
+def load_villages(version: str = PACKAGE_VERSION) -> list[dict[str, Any]]:
+    """The package's village records (code, names, latitude, longitude), fetched once."""
+    with tempfile.TemporaryDirectory(prefix="geografis-") as tmp:
+        data = fetch_package(version, Path(tmp), PACKAGE)
+        villages: list[dict[str, Any]] = json.loads(
+            (data / "json" / "data.json").read_text(encoding="utf-8")
+        )
+    return villages
+
+
+def village_points(villages: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    """``(village code, latitude, longitude)`` of every village record."""
+    return [(v["code"], float(v["latitude"]), float(v["longitude"])) for v in villages]
+
+
 def build(
     output: Path = DEFAULT_EXTENTS_FILE,
     version: str = PACKAGE_VERSION,
     regions_file: Path = DEFAULT_REGIONS_FILE,
 ) -> int:
     """Fetch, compute and write; returns the number of regencies written."""
-    with tempfile.TemporaryDirectory(prefix="geografis-") as tmp:
-        data = fetch_package(version, Path(tmp), PACKAGE)
-        villages = json.loads((data / "json" / "data.json").read_text(encoding="utf-8"))
-    points = [(v["code"], float(v["latitude"]), float(v["longitude"])) for v in villages]
+    output.parent.mkdir(parents=True, exist_ok=True)  # a new folder is no traceback
+    villages = load_villages(version)
+    points = village_points(villages)
     names = {".".join(v["code"].split(".")[:2]): str(v["city"]) for v in villages}
     extents = for_master(regency_extents(points), names, load_regions(regions_file))
     count = write_extents(extents, output)
