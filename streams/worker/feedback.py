@@ -52,6 +52,7 @@ def feedback_query(query: Mapping[str, str]) -> tuple[list[str], Position, int]:
     if (
         not limit_text.isascii()
         or not limit_text.isdigit()
+        or len(limit_text) > len(str(MAX_LIMIT))  # 5,000 digits would not even parse
         or not 1 <= int(limit_text) <= MAX_LIMIT
     ):
         raise BadParameter(f"limit must be a whole number from 1 to {MAX_LIMIT}")

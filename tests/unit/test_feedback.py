@@ -158,6 +158,7 @@ def test_the_worker_page_checks_its_parameters() -> None:
         {"enumerators": "04 12"},
         {"enumerators": "0412", "limit": "0"},
         {"enumerators": "0412", "limit": str(MAX_LIMIT + 1)},
+        {"enumerators": "0412", "limit": "9" * 5000},  # past Python's int parsing limit
         {"enumerators": "0412", "cursor": cursor + "x"},
         {"enumerators": "0412", "other": "1"},
     ):
