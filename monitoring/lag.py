@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 REFRESH_SECONDS = 5.0
 TIMEOUT_MS = 5000
 LAG_FAMILY = "regsosek_consumer_lag_messages"
+#: When the snapshot was read: a lag of 0 read before the last batch arrived is not "caught
+#: up", and a refresh that keeps failing leaves an old figure that only this age reveals.
+SNAPSHOT_FAMILY = "regsosek_consumer_lag_snapshot_timestamp_seconds"
 
 Partition = tuple[str, int]
 
@@ -78,6 +82,7 @@ class ConsumerLag(Collector):
         self._topics = list(topics)
         self._errors = errors
         self._lag: dict[Partition, int] = {}
+        self._read_at: float | None = None
         # One refresh at a time: the clients are not thread-safe, and a slow refresh that
         # finished after a newer one would put an old snapshot back.
         self._refreshing = threading.Lock()
@@ -100,15 +105,18 @@ class ConsumerLag(Collector):
             log.warning("consumer lag of %s not refreshed: %s", self._group, exc)
             self._source.close()
             return
+        read_at = time.time()
         self._lag = compute_lag(starts, ends, committed)  # one reference swap: thread-safe
+        self._read_at = read_at
 
     def close(self) -> None:
         """Close the broker connections."""
         self._source.close()
 
     def describe(self) -> Iterator[Metric]:
-        """The family without samples, so registering does not read offsets."""
+        """The families without samples, so registering does not read offsets."""
         yield self._family()
+        yield self._snapshot_family()
 
     def collect(self) -> Iterator[Metric]:
         """The last snapshot, without I/O."""
@@ -116,6 +124,16 @@ class ConsumerLag(Collector):
         for (topic, partition), lag in sorted(self._lag.items()):
             family.add_metric([topic, str(partition)], lag)
         yield family
+        read_at = self._snapshot_family()
+        if self._read_at is not None:
+            read_at.add_metric([], self._read_at)
+        yield read_at
+
+    @staticmethod
+    def _snapshot_family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            SNAPSHOT_FAMILY, "Unix time the consumer lag snapshot was read from the broker."
+        )
 
     @staticmethod
     def _family() -> GaugeMetricFamily:

@@ -219,6 +219,15 @@ def _wait_nonempty(prometheus: PrometheusServer, expr: str, timeout_s: float = 6
         time.sleep(0.5)
 
 
+def _wait_until(
+    prometheus: PrometheusServer, expr: str, at_least: float, timeout_s: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (prometheus.query(expr) and prometheus.value(expr) >= at_least):
+        assert time.monotonic() < deadline, f"{expr} never reached {at_least}"
+        time.sleep(0.5)
+
+
 def test_dashboards_and_alerts_query_real_data(
     kafka: KafkaBackend,
     prefix: str,
@@ -238,7 +247,11 @@ def test_dashboards_and_alerts_query_real_data(
     prometheus.wait_for(f'sum(regsosek_events_in_total{{topic="{topic}"}})', sent)
     prometheus.wait_for('sum(regsosek_sink_rows_total{table="households"})', valid)
     prometheus.wait_for('sum(regsosek_sink_rows_total{table="rejection_payloads"})', rejected)
-    # the worker refreshes its lag snapshot every 5 s: wait for the one after the last commit
+    # The worker refreshes its lag snapshot every 5 s; a 0 read before the batch arrived, or a
+    # mid-run figure, may still be what Prometheus last scraped: wait for a snapshot read after
+    # the group committed everything (wait_idle), then for its 0.
+    idle_at = time.time()
+    _wait_until(prometheus, "max(regsosek_consumer_lag_snapshot_timestamp_seconds)", idle_at)
     prometheus.wait_for("sum(regsosek_consumer_lag_messages)", 0)
     time.sleep(3)  # a few more scrapes: every rate() window holds several samples
     print(f"\npipeline run and scraped in {time.monotonic() - started:.1f}s")

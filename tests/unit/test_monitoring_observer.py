@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -266,9 +267,12 @@ def test_lag_collector_serves_its_snapshot_and_survives_errors(registry: Collect
     sample = registry.get_sample_value
     assert sample("regsosek_consumer_lag_messages", {"topic": "t", "partition": "0"}) == 30
     assert sample("regsosek_consumer_lag_messages", {"topic": "t", "partition": "1"}) == 50
+    read_at = sample("regsosek_consumer_lag_snapshot_timestamp_seconds")
+    assert read_at is not None and abs(read_at - time.time()) < 60
     source.fail = True
-    lag.refresh()  # keeps the last snapshot, counts the error, rebuilds its clients
+    lag.refresh()  # keeps the last snapshot and its time, counts the error, rebuilds its clients
     assert sample("regsosek_consumer_lag_messages", {"topic": "t", "partition": "1"}) == 50
+    assert sample("regsosek_consumer_lag_snapshot_timestamp_seconds") == read_at
     assert sample("errors_total") == 1 and source.closed == 1
 
 
