@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 setup: system-packages $(STAMP) kafka-jars ## System packages, virtual environment, dependencies and Kafka jars (idempotent).
 
-system-packages: ## Java 17, Maven, Prometheus, python3-venv: installed with apt-get as root, else the command to run.
+system-packages: ## Java 17, Maven, Prometheus, Chromium, python3-venv: installed with apt-get as root, else the command to run.
 	@$(SYSTEM)
 
 kafka-jars: $(STAMP) ## Fetch Apache Kafka's jars from Maven Central once into the cache.

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "setup-system.sh"
 BASH = shutil.which("bash") or "/bin/bash"
-EVERYTHING = ("java", "mvn", "promtool", "prometheus")
+EVERYTHING = ("java", "mvn", "promtool", "prometheus", "chromium")
 INSTALL = ["install", "-y", "-q", "--no-install-recommends"]
 
 #: What the fake apt-get "installs": package -> tools it puts on PATH.
@@ -28,6 +28,7 @@ PROVIDES = {
     "openjdk-17-jre-headless": ["java"],
     "maven": ["mvn"],
     "prometheus": ["promtool", "prometheus"],
+    "chromium": ["chromium"],
 }
 
 FAKE_APT = """#!{python}
@@ -62,8 +63,12 @@ class Machine:
             return []
         return [json.loads(line) for line in self.calls.read_text().splitlines()]
 
-    def run(self, *args: str, python: str = "python3") -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, python: str = "python3", chromium: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {"PATH": str(self.bin), "PYTHON": python, "VENV": str(self.venv)}
+        if chromium is not None:
+            env["REGSOSEK_CHROMIUM"] = chromium
         return subprocess.run(
             [BASH, str(SCRIPT), *args],
             env=env,
@@ -127,8 +132,29 @@ def test_one_update_and_one_install_for_everything_missing(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert machine.apt_calls() == [
         ["update", "-q"],
-        [*INSTALL, "openjdk-17-jre-headless", "maven", "prometheus"],
+        [*INSTALL, "openjdk-17-jre-headless", "maven", "prometheus", "chromium"],
     ]
+
+
+def test_missing_chromium_installs_debians_package(tmp_path: Path) -> None:
+    machine = _machine(tmp_path)
+    _remove(machine, "chromium")
+    result = machine.run()
+    assert result.returncode == 0, result.stderr
+    assert machine.apt_calls() == [["update", "-q"], [*INSTALL, "chromium"]]
+
+
+def test_a_chromium_named_by_regsosek_chromium_needs_no_package(tmp_path: Path) -> None:
+    machine = _machine(tmp_path, root=False)
+    _remove(machine, "chromium")
+    elsewhere = tmp_path / "opt-chromium"
+    elsewhere.write_text("#!/bin/sh\nexit 0\n")
+    elsewhere.chmod(0o755)
+    assert machine.run(chromium=str(elsewhere)).returncode == 0
+    result = machine.run(chromium=str(tmp_path / "not-there"))
+    assert result.returncode == 1
+    assert result.stderr.rstrip().endswith("--no-install-recommends chromium")
+    assert machine.apt_calls() == []
 
 
 def test_not_root_prints_the_exact_command_and_fails(tmp_path: Path) -> None:
