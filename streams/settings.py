@@ -204,6 +204,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait for the worker's feedback answer, per attempt; then 503.",
     )
+    console_refresh_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How often the console's live stream asks the worker for the overview and "
+        "health, once for all viewers.",
+    )
+    console_max_streams: int = Field(
+        100, gt=0, description="Console live streams open at once; more get 503 with Retry-After."
+    )
+    console_regency: str | None = Field(
+        None,
+        pattern=r"^\d{2}\.\d{2}$",
+        description="Regency the console opens on (e.g. 35.09); unset = the frame's largest.",
+    )
     feedback_settle_seconds: float = Field(
         5.0,
         ge=0,

@@ -56,6 +56,8 @@ from streams.gateway.auth import (
     parse_token_pairs,
     token_store_from,
 )
+from streams.gateway.console import Console
+from streams.gateway.console import install as install_console
 from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.limits import InFlight, TokenBuckets
 from streams.gateway.payloads import (
@@ -172,11 +174,13 @@ def create_app(
     reviews: ReviewService | None = None,
     *,
     feedback: FeedbackService | None = None,
+    console: Console | None = None,
 ) -> web.Application:
     """The application; it owns ``publisher`` (and ``reviews``' one) and closes them on shutdown.
 
     ``POST /v1/reviews`` exists only with a ``reviews`` service (supervisors' decisions),
-    ``GET /v1/feedback`` only with a ``feedback`` service (it asks the worker).
+    ``GET /v1/feedback`` only with a ``feedback`` service (it asks the worker), the
+    operator console (``/console/``) only with a ``console``.
     """
     middlewares = [_problems] if observer is None else [_observed, _problems]
     app = web.Application(
@@ -202,6 +206,8 @@ def create_app(
         app[FEEDBACK] = feedback
         app.router.add_get("/v1/feedback", get_feedback)
         app.cleanup_ctx.append(_feedback_session)
+    if console is not None:
+        install_console(app, console)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.yaml", openapi)
@@ -255,8 +261,11 @@ def app_from_settings(settings: Settings, tokens: TokenSource | None = None) -> 
         config.retry_after_s,
     )
     feedback = FeedbackService(frame, WorkerLink.from_settings(settings, config.retry_after_s))
+    console = Console.from_settings(settings, frame, tokens, config.retry_after_s)
     observer = PrometheusGatewayObserver.create()
-    return create_app(config, tokens, publisher, observer, reviews, feedback=feedback)
+    return create_app(
+        config, tokens, publisher, observer, reviews, feedback=feedback, console=console
+    )
 
 
 # --- handlers --------------------------------------------------------------------------

@@ -6,36 +6,32 @@ own households; a supervisor of the frame sees their team's, or one member's
 with ``?enumerator_id=``; naming anyone else is 403. The answer itself comes
 from the worker's ``/feedback`` page (the embedded engine has one owner, and
 one path serves server mode too), asked with an operator token over a
-maintained client (aiohttp) with a timeout per attempt and a bounded number of
-attempts. A worker that does not answer, is busy or refuses the gateway's
-token makes a 503 with ``Retry-After``, never a 500: the tablet syncs later.
-The worker's answer (items, cursor) is passed on unchanged; a bad cursor is the
-worker's 400, passed on with its message.
+maintained client (:mod:`streams.gateway.worker_client`) with a timeout per
+attempt and a bounded number of attempts. A worker that does not answer, is
+busy or refuses the gateway's token makes a 503 with ``Retry-After``, never a
+500: the tablet syncs later. The worker's answer (items, cursor) is passed on
+unchanged; a bad cursor is the worker's 400, passed on with its message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from pydantic import SecretStr
 
 from processors.reviews import supervisors
 from schemas.errors import ConfigurationError
 from schemas.frame import Frame
 from streams.gateway.payloads import Problem
+from streams.gateway.worker_client import WorkerClient
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Attempts per request (the first and the retries), and the pause before each retry.
-ATTEMPTS = 3
-BACKOFF_S = (0.2, 0.5)
 #: Parameters a field app may send.
 PARAMETERS = frozenset({"cursor", "limit", "enumerator_id"})
 UNAVAILABLE = "feedback is not available right now; sync again later"
@@ -127,24 +123,30 @@ class WorkerLink:
             retry_after_s,
         )
 
+    def client(self, unavailable: str) -> WorkerClient:
+        """A client of the worker's pages; ``unavailable`` is its callers' 503 message."""
+        return WorkerClient(
+            self.url,
+            self.token.get_secret_value(),
+            timeout_s=self.timeout_s,
+            retry_after_s=self.retry_after_s,
+            unavailable=unavailable,
+        )
+
 
 class FeedbackService:
-    """Decides the caller's scope and asks the worker; owns one HTTP session."""
+    """Decides the caller's scope and asks the worker's ``/feedback`` page."""
 
     def __init__(self, frame: Frame, link: WorkerLink) -> None:
         self._frame = frame
-        self._link = link
-        self._session: aiohttp.ClientSession | None = None
+        self._worker = link.client(UNAVAILABLE)
 
     async def start(self) -> None:
         """Open the HTTP session (inside the running loop)."""
-        timeout = aiohttp.ClientTimeout(total=self._link.timeout_s)
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        await self._worker.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._worker.close()
 
     async def changes(self, caller_id: str, query: Mapping[str, str]) -> dict[str, Any]:
         """The worker's answer for this caller, or Problem 400/403/503."""
@@ -153,32 +155,10 @@ class FeedbackService:
         if isinstance(allowed, str):
             raise Problem(403, allowed)
         params["enumerators"] = ",".join(allowed)
-        status, body = await self._ask(params)
+        status, body = await self._worker.get("/feedback", params)
         if status == 200 and isinstance(body, dict):
             return body
         if status == 400 and isinstance(body, dict):
             raise Problem(400, str(body.get("error") or "bad request"))
         log.error("worker /feedback answered %s: %s", status, str(body)[:200])
-        raise self._unavailable()
-
-    async def _ask(self, params: dict[str, str]) -> tuple[int, Any]:
-        """GET the worker's page, retrying a bounded number of times when it is away or busy."""
-        if self._session is None:
-            raise self._unavailable()
-        headers = {"Authorization": f"Bearer {self._link.token.get_secret_value()}"}
-        url = f"{self._link.url}/feedback"
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)])
-            try:
-                async with self._session.get(url, params=params, headers=headers) as response:
-                    if response.status == 503 and attempt + 1 < ATTEMPTS:
-                        continue
-                    body = await response.json(content_type=None)
-                    return response.status, body
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("worker /feedback attempt %d failed: %s", attempt + 1, exc)
-        raise self._unavailable()
-
-    def _unavailable(self) -> Problem:
-        return Problem(503, UNAVAILABLE, headers={"Retry-After": str(self._link.retry_after_s)})
+        raise self._worker.unavailable()
