@@ -295,13 +295,23 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
             "REGSOSEK_GATEWAY_WORKER_URL": f"http://127.0.0.1:{settings.web_port}",
             "REGSOSEK_GATEWAY_WORKER_TOKEN_FILE": str(secrets.operator_token_file),
         }
+    operators = Settings.env_name("operator_tokens_file")
+    if operators in secrets.env:  # operators sign in to the console with the worker's token
+        gateway_env[operators] = secrets.env[operators]
     gateway = demo.spawn("gateway", ["gateway"], demo.env(kafka, FIELD, **gateway_env))
     _wait_http(gateway, settings.gateway_port, "/healthz", out)
     out.print(
         f"[green]✓[/] worker: http://127.0.0.1:{settings.web_port}/metrics, /progress, /board; "
         f"gateway: http://127.0.0.1:{settings.gateway_port}/v1/submissions"
     )
+    out.print(
+        f"[bold green]➜[/] operator console: http://127.0.0.1:{settings.gateway_port}/console/"
+    )
     if secrets.operator_token_file is not None:
+        out.print(
+            f"  sign in with the operator token in {secrets.operator_token_file}; a "
+            f"supervisor signs in with their own token from {tokens} (a 3-digit id)"
+        )
         out.print(
             '  operator pages need the token: curl -H "Authorization: Bearer '
             f'$(cat {secrets.operator_token_file})" http://127.0.0.1:{settings.web_port}/board'

@@ -32,11 +32,14 @@ from schemas.registry import LocalRegistry
 from schemas.validate import FieldError
 from streams.gateway.app import ADMISSION, OPENAPI_FILE, GatewayConfig, create_app
 from streams.gateway.auth import TokenStore, hashed_key, new_token
+from streams.gateway.console import Console
 from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.reload import ReloadingTokens
 from streams.gateway.reviews import ReviewService
+from streams.gateway.worker_client import WorkerClient
 from streams.sdk import BatchOutcome, PublishError, Receipt, SubmissionPublisher
 from streams.settings import Settings
+from streams.worker.auth import OperatorTokens
 from tests.builders import household_submission
 
 TOKEN = "unit-token-0123456789"
@@ -169,7 +172,18 @@ def test_openapi_documents_every_route_and_status() -> None:
         RecordingPublisher(), JsonForm(load_schema("ReviewDecision")), Frame(), retry_after_s=5
     )
     feedback = FeedbackService(Frame(), WorkerLink("http://127.0.0.1:9", SecretStr("t" * 16)))
-    app = create_app(config, TokenStore(), RecordingPublisher(), reviews=reviews, feedback=feedback)
+    worker = WorkerClient(
+        "http://127.0.0.1:9", "t" * 16, timeout_s=1, retry_after_s=1, unavailable=""
+    )
+    console = Console(Frame(), OperatorTokens([]), TokenStore(), worker)
+    app = create_app(
+        config,
+        TokenStore(),
+        RecordingPublisher(),
+        reviews=reviews,
+        feedback=feedback,
+        console=console,
+    )
     routes = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()
