@@ -91,6 +91,11 @@ class ConsumerLag(Collector):
     def snapshot(self) -> dict[Partition, int]:
         return dict(self._lag)
 
+    @property
+    def read_at(self) -> float | None:
+        """Unix time of the last successful read; ``None`` before the first one."""
+        return self._read_at
+
     def refresh(self) -> None:
         """Ask the broker once; on failure keep the last snapshot and count the error."""
         with self._refreshing:

@@ -40,6 +40,7 @@ from streams.worker import diagnostics, web
 from streams.worker.app import WorkerApp, build_app, changelog_spec
 from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
+from streams.worker.console import install_console
 from streams.worker.diagnostics import commit_progress
 from streams.worker.feedback import install_feedback
 from streams.worker.inserting import BatchInserter
@@ -250,6 +251,14 @@ def create_worker(
     )
     _watch_commits(wapp.app, observer)
     install_board(wapp.app, stats=stats, reads=reads, database=database)
+    install_console(
+        wapp.app,
+        stats=stats,
+        reads=reads,
+        database=database,
+        lag=monitoring.lag,
+        commit_stall_s=settings.commit_stall_seconds,
+    )
     install_feedback(
         wapp.app,
         reads=reads,
