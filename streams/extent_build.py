@@ -32,10 +32,10 @@ LICENCE_FILE = "LICENSE-geografis-MIT.md"
 LICENCE = """\
 # geografis: MIT License
 
-`regency_extents.csv` and `district_centroids.csv` are derived from the npm
-package **geografis** {version} by drizki (https://github.com/drizki/geografis),
-published under the MIT License (the package's `license` field; the tarball
-ships no licence file).
+`regency_extents.csv`, `district_centroids.csv` and `village_points.csv.gz` are
+derived from the npm package **geografis** {version} by drizki
+(https://github.com/drizki/geografis), published under the MIT License (the
+package's `license` field; the tarball ships no licence file).
 
 MIT License
 

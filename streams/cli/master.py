@@ -9,6 +9,7 @@ import click
 from schemas.districts import DEFAULT_DISTRICTS_FILE
 from schemas.extents import DEFAULT_EXTENTS_FILE
 from schemas.regions import DEFAULT_REGIONS_FILE, Level, load_regions
+from schemas.villages import DEFAULT_VILLAGES_FILE
 from streams import district_build, extent_build, region_build
 from streams.settings import Settings
 
@@ -54,10 +55,17 @@ def build_extents(version: str, output: Path) -> None:
 @click.option(
     "--output", type=click.Path(path_type=Path), default=DEFAULT_DISTRICTS_FILE, show_default=True
 )
-def build_districts(version: str, output: Path) -> None:
-    """Regenerate the districts' map centroids from the npm package geografis (MIT)."""
-    count = district_build.build(output, version)
-    click.echo(f"Wrote the centroids of {count} districts from geografis {version} to {output}")
+@click.option(
+    "--villages-output",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_VILLAGES_FILE,
+    show_default=True,
+)
+def build_districts(version: str, output: Path, villages_output: Path) -> None:
+    """Regenerate the map's district centroids and village points from geografis (MIT)."""
+    districts, villages = district_build.build(output, version, villages_output=villages_output)
+    click.echo(f"Wrote the centroids of {districts} districts from geografis {version} to {output}")
+    click.echo(f"Wrote the points of {villages} villages to {villages_output}")
 
 
 @command.command("regions")
