@@ -3,6 +3,8 @@
 They start lazily, only when an integration or e2e test asks for them, so
 ``pytest tests/unit`` needs neither. The end of the run prints which backends
 were used, so a reader of CI output can see the tests touched the real thing.
+The headless Chromium of the browser tests (``browser``, ``page``) lives in
+tests/browser.py, registered here as a plugin.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.clickhouse import client_from_dsn
 from tests.backends import ClickHouseBackend, KafkaBackend, clickhouse_backend, kafka_backend
+
+pytest_plugins = ("tests.browser",)
 
 _USED: dict[str, str] = {}
 
