@@ -315,7 +315,10 @@ async def reasons(request: web.Request) -> web.Response:
 
 async def regency_map(request: web.Request) -> web.Response:
     """The regency's schematic map (any regency of the master with ``?regency=``)."""
-    from schemas.console_map import regency_map_shipped  # noqa: PLC0415 - loads data files
+    from schemas.console_map import (  # noqa: PLC0415 - loads data files
+        UnknownRegencyError,
+        regency_map_shipped,
+    )
 
     console = request.app[CONSOLE]
     console.viewer(request)
@@ -324,7 +327,7 @@ async def regency_map(request: web.Request) -> web.Response:
         raise Problem(404, "no regency: load an enumeration frame or set REGSOSEK_CONSOLE_REGENCY")
     try:
         body = await asyncio.to_thread(regency_map_shipped, code)
-    except (KeyError, ValueError) as exc:
+    except UnknownRegencyError as exc:
         raise Problem(404, f"no map for regency {code!r}: {exc}") from None
     return web.json_response(body, headers={"Cache-Control": "private, max-age=3600"})
 
