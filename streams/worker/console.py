@@ -84,7 +84,7 @@ class InsertRate:
             start_t, start_rows = t, rows
         if newest_t <= start_t:
             return 0.0
-        return round((newest_rows - start_rows) / (newest_t - start_t), 1)
+        return round((newest_rows - start_rows) / (newest_t - start_t), 2)
 
 
 def _limit(params: Mapping[str, str], default: int) -> int:
@@ -205,6 +205,8 @@ def install_console(
 
     def sample() -> None:
         rate.record(clock(), sum(stats.sink_rows.values()))
+
+    sample()  # the counters' start: a burst before the first timer tick still counts
 
     async def sample_rate() -> None:
         sample()

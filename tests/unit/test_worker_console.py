@@ -73,9 +73,9 @@ def test_insert_rate_over_the_window() -> None:
         rate.record(100.0 + 5 * step, 500 * step)
     assert rate.rate() == 100.0
     rate.record(165.0, 6000)  # idle for 5 s: the minute still averages the work before it
-    assert rate.rate() == round((6000 - 500) / 60, 1)
+    assert rate.rate() == round((6000 - 500) / 60, 2)
     rate.record(165.0, 9999)  # not newer than the last sample: ignored
-    assert rate.rate() == round((6000 - 500) / 60, 1)
+    assert rate.rate() == round((6000 - 500) / 60, 2)
 
 
 def test_insert_rate_forgets_samples_older_than_the_window() -> None:
