@@ -16,6 +16,9 @@ SECURE_ON := $(filter 1 yes true,$(SECURE))
 # KEEP_DATA=1: the demo keeps the previous run's data instead of starting clean.
 KEEP_DATA ?=
 KEEP_DATA_ON := $(filter 1 yes true,$(KEEP_DATA))
+# HOLD=1: after the comparison the demo keeps the worker and gateway (the console) up until Ctrl-C.
+HOLD ?=
+HOLD_ON := $(filter 1 yes true,$(HOLD))
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
@@ -60,7 +63,7 @@ test-unit: $(STAMP) ## Unit tests only (no broker, no engine).
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURATION=30: quick look; SECURE=1: Kafka with logins and ACLs).
-	$(if $(SECURE_ON),REGSOSEK_STATE_DIR="$${REGSOSEK_STATE_DIR:-.regsosek-secure}") $(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA) $(if $(SECURE_ON),--secure) $(if $(KEEP_DATA_ON),--keep-data)
+	$(if $(SECURE_ON),REGSOSEK_STATE_DIR="$${REGSOSEK_STATE_DIR:-.regsosek-secure}") $(BIN)/regsosek demo --scale $(SCALE) --duration $(DURATION) --via $(VIA) $(if $(SECURE_ON),--secure) $(if $(KEEP_DATA_ON),--keep-data) $(if $(HOLD_ON),--hold)
 
 bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -132,6 +132,8 @@ class DemoOptions:
     reviews: bool = True
     #: The tablets send paradata (``simulate --paradata``); events by type are compared too.
     paradata: bool = True
+    #: After the comparison, keep the worker and the gateway (and so the console) up until Ctrl-C.
+    hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,22 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
             f"[red]the simulator failed (exit {simulator.proc.returncode}); see {simulator.log}"
         )
         return 1
-    return _summary(demo, board)
+    agreed = _summary(demo, board)
+    if options.hold:
+        _hold(demo, [worker, gateway])
+    return agreed
+
+
+def _hold(demo: Demo, children: list[Child]) -> None:
+    """Keep the stack up so the console can be explored; Ctrl-C (or a child's exit) ends it."""
+    port = demo.settings.gateway_port
+    demo.console.print(
+        f"[bold]Holding (--hold): the console stays at http://127.0.0.1:{port}/console/ "
+        "until Ctrl-C."
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        while all(child.alive() for child in children):
+            time.sleep(1.0)
 
 
 def _wait_http(child: Child, port: int, path: str, out: Console) -> None:

@@ -73,6 +73,15 @@ from streams.settings import Settings
     help="The tablets send their events (simulate --paradata); the summary compares the "
     "stored events by type too.",
 )
+@click.option(
+    "--hold",
+    is_flag=True,
+    default=False,
+    envvar="REGSOSEK_DEMO_HOLD",
+    show_envvar=True,
+    help="After the comparison, keep the worker and the gateway running (the operator console "
+    "stays up) until Ctrl-C.",
+)
 @click.pass_obj
 def command(
     settings: Settings,
@@ -86,6 +95,7 @@ def command(
     keep_data: bool,
     reviews: bool,
     paradata: bool,
+    hold: bool,
 ) -> None:
     """Kafka, worker, gateway and simulator with a live board; compares with the ground truth.
 
@@ -101,5 +111,6 @@ def command(
         keep_data=keep_data,
         reviews=reviews,
         paradata=paradata,
+        hold=hold,
     )
     sys.exit(demo.run(settings, options))
