@@ -747,7 +747,7 @@ def test_image_installs_every_data_file_of_the_packages() -> None:
 
 
 def test_the_installed_gateway_serves_its_contract(tmp_path: Path) -> None:
-    """`GET /openapi.yaml` in the image: the contract must ship inside the installed package."""
+    """`GET /openapi.yaml` and `/console/` in the image: both ship inside the installed package."""
     source = tmp_path / "src"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -765,8 +765,12 @@ def test_the_installed_gateway_serves_its_contract(tmp_path: Path) -> None:
     assert (target / "sinks" / "sql").is_dir(), "declared package data is installed"
     probe = (
         "import streams.gateway.app as app, sys\n"
+        "from streams.gateway.console import static_dir\n"
         "assert app.__file__.startswith(sys.argv[1]), app.__file__\n"
         "print(app.OPENAPI_FILE.is_file())\n"
+        "pages = static_dir()\n"
+        "files = ('index.html', 'console.js', 'pages/overview.js')\n"
+        "print(all((pages / f).is_file() for f in files))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(target)],
@@ -777,7 +781,9 @@ def test_the_installed_gateway_serves_its_contract(tmp_path: Path) -> None:
         check=True,
         timeout=120,
     )
-    assert result.stdout.strip() == "True", "the installed gateway answers 404 for its contract"
+    contract, console = result.stdout.split()
+    assert contract == "True", "the installed gateway answers 404 for its contract"
+    assert console == "True", "the installed gateway lacks the console's page"
 
 
 def _cli_words(service: Mapping[str, Any]) -> list[str]:
