@@ -157,7 +157,7 @@ export function render(ctx, code) {
             el("h3", { text: t("district.map") }),
             mini,
             legend(),
-            el("figcaption", { class: "note", text: store.map.note ?? "" }),
+            el("figcaption", { class: "note", text: t("map.note") }),
           )
         : null,
     );

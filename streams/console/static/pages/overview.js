@@ -144,7 +144,7 @@ export function render(ctx) {
         regencyName,
       });
       fill(mapBox,
-        el("figure", { class: "map-figure" }, mapSvg, legend(), el("figcaption", { class: "note", "data-testid": "map-note", text: store.map.note ?? "" })),
+        el("figure", { class: "map-figure" }, mapSvg, legend(), el("figcaption", { class: "note", "data-testid": "map-note", text: t("map.note") })),
         unplacedList(store.map),
       );
     } else {
