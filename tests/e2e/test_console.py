@@ -9,7 +9,7 @@ worker has caught up every number it shows must equal the simulator's ground
 truth: per district (enumerated, target, review states), the regency's tiles, the
 rejections by reason. A supervisor then approves an interview from the review
 queue, and the overview counts it. Screenshots of each page at the laptop and
-the phone size go to ``REGSOSEK_CONSOLE_SCREENSHOTS`` when set (docs/console/ is
+the phone size go to ``TEST_CONSOLE_SCREENSHOTS`` when set (docs/console/ is
 made this way), else to the test's temporary directory.
 """
 
@@ -141,7 +141,7 @@ def test_the_console_shows_the_ground_truth_live_in_chromium(
     unique_topic: Callable[[str], str],
     page: OpenPageFactory,
 ) -> None:
-    shots = Path(os.environ.get("REGSOSEK_CONSOLE_SCREENSHOTS") or tmp_path / "shots")
+    shots = Path(os.environ.get("TEST_CONSOLE_SCREENSHOTS") or tmp_path / "shots")
     prefix = unique_topic("console").replace(".", "-")
     settings = Settings(
         state_dir=tmp_path, kafka_bootstrap=kafka.bootstrap, topic_prefix=prefix, topic_partitions=3
@@ -180,10 +180,14 @@ def test_the_console_shows_the_ground_truth_live_in_chromium(
         laptop.page.wait_for_selector("[data-testid=live-status][data-state=live]")
         # Live: the enumerated total moves while the run goes on, with no reload.
         seen: list[float | None] = []
+        began, shot = time.monotonic(), False
         while simulator.is_alive():
             value = tiles(laptop.page).get("total-enumerated")
             if not seen or value != seen[-1]:
                 seen.append(value)
+            if not shot and time.monotonic() - began > 12:  # mid-month: the map in colours
+                shoot(laptop.page, shots, "overview-live-laptop")
+                shot = True
             time.sleep(0.5)
         simulator.join()
         assert not failure, failure
