@@ -123,6 +123,8 @@ RESTRICTED_TABLES = {
     "reviews": "supervisors' comments are free text about a family (names, circumstances); "
     "analysts read review_decisions, the same rows without the comment",
     "nik_households": "the worker's NIK lookup (a copy of members.nik_hash); analysts read members",
+    "reprocess_audit": "operators' names and which household each re-drove; read through "
+    "`regsosek rejections reprocess --report`",
 }
 
 
