@@ -92,6 +92,8 @@ class Computed:
     #: Households whose state the caller did not hand in (a message key that is not
     #: the household id): call again with their states; nothing else is filled.
     missing: set[str] = field(default_factory=set)
+    #: The rules that judged the batch (processors/rules/version.py), on every row.
+    rules_version: str = ""
 
     def outcome(self, refused: set[str]) -> BatchOutcome:
         """The batch's decisions for the observers, once ``refused`` households are known."""
@@ -148,7 +150,9 @@ class BatchComputer:
         nik_key: bytes,
         regions: RegionMaster,
         nik_index: InMemoryNikIndex | WorkerNikIndex | None = None,
+        rules_version: str = "",
     ) -> None:
+        self.rules_version = rules_version
         self._decoded = DecodeCache(pipeline.decode)
         accepted = self._accepted if isinstance(nik_index, WorkerNikIndex) else None
         pipeline = replace(pipeline, decode=self._decoded, on_accepted=accepted)
@@ -223,7 +227,7 @@ class BatchComputer:
         if missing:
             return Computed(missing=missing)
         by_offset = {(m.partition, m.offset): m for m in messages}
-        out = Computed(dropped=result.dropped)
+        out = Computed(dropped=result.dropped, rules_version=self.rules_version)
         accepted: list[Accepted] = []
         for item in result.valid:
             built = self._household(item, by_offset[item.source].value, now)
@@ -241,7 +245,7 @@ class BatchComputer:
 
     def rejections_only(self, rejected: Sequence[Rejected], now: datetime) -> Computed:
         """A batch made of these rejections alone (a record that killed the compute process)."""
-        out = Computed()
+        out = Computed(rules_version=self.rules_version)
         self._rejections(rejected, now, out)
         return out
 
@@ -268,6 +272,7 @@ class BatchComputer:
         submission = item.record["submission"]
         place = self._locator.place(submission["location"])
         household = household_row(item.record, place, now)
+        household["rules_version"] = self.rules_version
         members = member_rows(submission, place, self._nik_key, now)
         rows = HouseholdRows(
             household_id=item.household_id,
@@ -307,7 +312,8 @@ class BatchComputer:
         out.rejected = encoded
 
     def _rejection_block(self, rejected: Sequence[Rejected], now: datetime) -> Block:
-        return rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+        block = rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
+        return with_rules_version(block, self.rules_version)
 
     def _encoded(self, item: Rejected) -> tuple[bytes | None, bytes]:
         key = item.household_id.encode() if item.household_id else None
@@ -351,6 +357,14 @@ class BatchComputer:
             for member in item.record["submission"]["members"]:
                 if member.get("nik"):
                     self._nik_index.add(member["nik"], item.household_id)
+
+
+def with_rules_version(block: Block, version: str) -> Block:
+    """``block`` with a ``rules_version`` column (the rejection rows' builder has none)."""
+    block.columns.append("rules_version")
+    for row in block.rows:
+        row.append(version)
+    return block
 
 
 def _quarantined(

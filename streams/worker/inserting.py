@@ -31,7 +31,7 @@ from processors.records import rejection
 from processors.rules import RULES_BY_CODE
 from sinks.rows import Block, rejection_block
 from sinks.writer import ClickHouseWriter, SinkUnavailable
-from streams.worker.compute import Computed, Encoder, HouseholdRows
+from streams.worker.compute import Computed, Encoder, HouseholdRows, with_rules_version
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class BatchInserter:
             log.error("rejection payload row %d of %s refused, not stored: %s", index, token, why)
         out.refused = [(households[i], why) for i, why in sorted(refused.items())]
         if out.refused:
-            self._quarantine(out, token, now, originals)
+            self._quarantine(out, token, now, originals, batch.rules_version)
         return out
 
     def _table(
@@ -134,7 +134,9 @@ class BatchInserter:
             return
         out.rows[table] = out.rows.get(table, 0) + len(block.rows)
 
-    def _quarantine(self, out: Inserted, token: str, now: datetime, originals: Originals) -> None:
+    def _quarantine(
+        self, out: Inserted, token: str, now: datetime, originals: Originals, rules_version: str
+    ) -> None:
         """Rejections of the refused households: a payload row each, and the record to publish."""
         records = []
         for household, why in out.refused:
@@ -158,7 +160,7 @@ class BatchInserter:
             log.error(
                 "household %s refused by ClickHouse, quarantined: %s", household.household_id, why
             )
-        block = rejection_block(records, written_at=now)
+        block = with_rules_version(rejection_block(records, written_at=now), rules_version)
         dropped: dict[int, str] = {}
         items = [(i, [row]) for i, row in enumerate(block.rows)]
         self._table(

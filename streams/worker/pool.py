@@ -30,6 +30,7 @@ from typing import Any
 
 from processors.pipeline import Pipeline, RawSubmission, failed
 from processors.rules import RuleContext
+from processors.rules.version import rules_version
 from schemas.catalog import subject_for
 from schemas.extents import DEFAULT_EXTENTS_FILE, load_extents
 from schemas.frame import load_frame
@@ -90,6 +91,7 @@ def build_computer(setup: ComputeSetup) -> BatchComputer:
         nik_key=setup.nik_key,
         regions=regions,
         nik_index=niks,
+        rules_version=rules_version(context),
     )
 
 
@@ -130,6 +132,12 @@ def _ready() -> bool:
     return _computer is not None
 
 
+def _rules_version_in_child() -> str:
+    if _computer is None:  # pragma: no cover - the initializer always ran
+        raise RuntimeError("compute child not initialised")
+    return _computer.rules_version
+
+
 States = Mapping[str, list[Any] | None]
 
 
@@ -155,6 +163,14 @@ class ComputePool:
         )
         executor.submit(_ready).result()  # set-up errors surface here, at start
         return executor
+
+    def rules_version(self) -> str:
+        """The version of the rules this pool judges by (asked of the compute process)."""
+        if self._local is not None:
+            return self._local.rules_version
+        if self._executor is None:  # pragma: no cover - a pool has one or the other
+            raise RuntimeError("no compute process")
+        return self._executor.submit(_rules_version_in_child).result()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -254,4 +270,5 @@ def merge(first: Computed, second: Computed) -> Computed:
         rejection_facts=first.rejection_facts + second.rejection_facts,
         dropped=first.dropped + second.dropped,
         states={**first.states, **second.states},
+        rules_version=first.rules_version or second.rules_version,
     )
