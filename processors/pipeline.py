@@ -48,6 +48,20 @@ class RawSubmission:
     key: bytes | None
     value: bytes
     timestamp: datetime
+    #: Set on a verified re-drive of a quarantined original (streams/worker/redrive.py):
+    #: dedup then goes by this id instead of the submission id (see :func:`seen_as`).
+    redrive_id: str | None = None
+
+
+def seen_as(msg: RawSubmission, record: Mapping[str, Any]) -> str:
+    """The id dedup remembers and looks for: the re-drive id of a re-drive, else the submission's.
+
+    A quarantined original's submission id is remembered from its rejection,
+    so its re-drive would be a duplicate; going by the re-drive id lets each
+    re-drive through once, judged like a new arrival (ownership, revision
+    order, every rule), and drops a second delivery of the same re-drive.
+    """
+    return msg.redrive_id or str(record["submission_id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +148,7 @@ class Pipeline:
             str(record["location"]["sls_code"]),
         )
         revision = int(record["revision"])
-        decision = decide(state, str(record["submission_id"]), revision, claim, ctx.frame)
+        decision = decide(state, seen_as(msg, record), revision, claim, ctx.frame)
         if decision.rejection_code is not None:
             finding = _refusal(decision, state, claim, household, revision)
             district = resolved.district.code if resolved.district else None
@@ -180,7 +194,7 @@ class Pipeline:
             )
             out.rejected.append(Rejected(household, rec, _codes(errors), district))
             out.states[household] = seen_rejected(
-                state, str(record["submission_id"]), int(record["revision"])
+                state, seen_as(msg, record), int(record["revision"])
             )
             return
         warnings = _unique(findings)

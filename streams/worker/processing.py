@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from streams.worker.nik_index import Durable
 from streams.worker.nik_lookup import NikLookup
 from streams.worker.pool import ComputePool
 from streams.worker.publishing import BatchPublisher, Record, RecordTooLargeForBatch
+from streams.worker.redrive import Marks, RedriveSetup, audit_block, mark
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Batch:
     messages: list[RawSubmission]
     computed: Computed
     started: float
+    #: The batch's verified re-drives by (partition, offset) (streams/worker/redrive.py).
+    redrives: Marks = field(default_factory=dict)
 
 
 class ProcessingStage:
@@ -111,8 +114,10 @@ class ProcessingStage:
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         nik_lookup: NikLookup | None = None,
+        redrive: RedriveSetup | None = None,
     ) -> None:
         self._pool = pool
+        self._redrive = redrive
         self._nik_lookup = nik_lookup
         self._inserter = inserter
         self._executor = executor
@@ -137,6 +142,9 @@ class ProcessingStage:
         """The pure half, in the compute process; its states are pending from here on."""
         started = time.monotonic()
         messages = [to_raw(event) for event in events]
+        marks: Marks = {}
+        if self._redrive is not None:
+            messages, marks = mark(events, messages, self._redrive.key)
         keys = {m.key.decode("utf-8", "replace") for m in messages if m.key}
         states = {key: self._state(key) for key in keys}
         now = self._clock()
@@ -146,7 +154,7 @@ class ProcessingStage:
             states |= {household: self._state(household) for household in computed.missing}
             computed = await self._pool.compute(messages, states, now, known)
         self.pending.update(computed.states)
-        return Batch(messages, computed, started)
+        return Batch(messages, computed, started, marks)
 
     async def _known_niks(self, messages: Sequence[RawSubmission]) -> Durable | None:
         """ClickHouse's households of the batch's NIKs (time-boxed; None: memory only)."""
@@ -162,6 +170,10 @@ class ProcessingStage:
         insert_started = loop.time()
         inserted = await loop.run_in_executor(self._executor, self._insert_until_done, batch, token)
         self._report_insert(inserted, loop.time() - insert_started)
+        if batch.redrives:
+            await loop.run_in_executor(
+                self._executor, self._judge_until_done, batch, inserted, token
+            )
         refused = {h.household_id for h, _ in inserted.refused}
         valid: list[Record] = [
             (h.household_id.encode(), h.valid_value)
@@ -189,6 +201,22 @@ class ProcessingStage:
             lambda: self._inserter.insert(
                 batch.computed, token, datetime.now(UTC), by_offset.__getitem__
             ),
+            retry_on=lambda exc: isinstance(exc, SinkUnavailable),
+            sink=SINK_CLICKHOUSE,
+            observer=self._observer,
+            should_stop=self._should_stop,
+        )
+
+    def _judge_until_done(self, batch: Batch, inserted: Inserted, token: str) -> None:
+        """The re-drives' outcomes into ``reprocess_audit`` under the batch's token (redrive.py)."""
+        block = audit_block(
+            batch.redrives, batch.messages, batch.computed, inserted.refused, datetime.now(UTC)
+        )
+        if block is None or self._redrive is None:
+            return
+        write = self._redrive.write
+        hold(
+            lambda: write([block], f"{token}/redrive"),
             retry_on=lambda exc: isinstance(exc, SinkUnavailable),
             sink=SINK_CLICKHOUSE,
             observer=self._observer,

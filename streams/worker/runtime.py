@@ -51,6 +51,9 @@ from streams.worker.pool import ComputePool, ComputeSetup, encoder
 from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher
 from streams.worker.reads import READ_ONLY, Reads
+from streams.worker.redrive import RedriveSetup, redrive_key
+from streams.worker.reprocess_page import Redriver
+from streams.worker.reprocess_page import install as install_reprocess
 from streams.worker.reviews import install_reviews
 
 if TYPE_CHECKING:
@@ -211,6 +214,7 @@ def create_worker(
         observer=observer,
         should_stop=lambda: bool(wapp.app.should_stop),
         nik_lookup=nik_lookup,
+        redrive=RedriveSetup(redrive_key(setup.nik_key), writer.write),
     )
     _attach_agents(wapp, settings, processing, observer)
     install_paradata(
@@ -266,8 +270,30 @@ def create_worker(
         topic=worker_topics(settings).submissions,
         settle_ms=int(settings.feedback_settle_seconds * 1000),
     )
+    _install_reprocess(wapp, settings, reads=reads, writer=writer, executor=executor)
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, pool, monitoring)
+
+
+def _install_reprocess(
+    wapp: WorkerApp,
+    settings: Settings,
+    *,
+    reads: Reads,
+    writer: ClickHouseWriter,
+    executor: ThreadPoolExecutor,
+) -> None:
+    """``/rejections/reprocess``: re-drives published by this worker (reprocess_page.py)."""
+    redriver = Redriver(
+        reads=reads,
+        write=writer.write,
+        executor=executor,
+        producer=wapp.app.producer._ensure_producer,
+        topic=worker_topics(settings).submissions,
+        key=redrive_key(settings.nik_key()),
+        database=settings.clickhouse_database,
+    )
+    install_reprocess(wapp.app, redriver, reads, settings.clickhouse_database)
 
 
 def _watch_commits(app: Any, observer: WorkerObserver) -> None:
