@@ -106,6 +106,21 @@ _AREA_CONDITIONS = {
 }
 
 
+def area_condition(table: str, area: str, database: str) -> str:
+    """The SQL condition of ``table``'s area row policy: the rows an analyst of ``area`` sees.
+
+    Exports (``regsosek export``) filter with it, so a file holds exactly what
+    the area-limited role could read.
+    """
+    if not AREA_CODE.fullmatch(area):
+        raise ValueError(f"area must be a region master code like 35.09 or 35.09.19: {area!r}")
+    check_names(database, None)
+    condition = _AREA_CONDITIONS.get(table)
+    if condition is None:
+        raise ValueError(f"{table} has no area condition")
+    return condition.format(area=area, db=database)
+
+
 @dataclass(frozen=True)
 class AnalystQuota:
     """Per-user hourly limits of the analyst role (ClickHouse QUOTA) and a query time cap."""

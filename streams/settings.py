@@ -235,6 +235,13 @@ class Settings(BaseSettings):
         90 * 24 * 3600 * 1000,
         description="Retention of the submission topics (default 90 days: fieldwork + edits).",
     )
+    rejection_payload_retention_days: int = Field(
+        180,
+        ge=0,
+        description="Days ClickHouse keeps the rejected originals (rejection_payloads: names "
+        "and NIKs in clear) after writing them; 0 keeps them until erased. rejections keeps "
+        "the rows without the bytes (docs/lifecycle.md).",
+    )
     regions_file: Path | None = Field(
         None,
         description="Region master file (CSV format of schemas/regions.py); unset = shipped.",

@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "streams.cli.worker",
     "streams.cli.schemas",
     "streams.cli.rules",
+    "streams.cli.erase",
     "streams.cli.rejections",
 )
 

@@ -30,6 +30,7 @@ from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
 from schemas.registry import registry_from_url
 from sinks.clickhouse import Client, client_from_dsn, describe
 from sinks.migrations import migrate
+from sinks.retention import apply_payload_retention
 from sinks.rows import Block, reference_blocks
 from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
 from streams import topics as names
@@ -42,6 +43,7 @@ from streams.worker.board_page import install_board
 from streams.worker.commits import CommitWatch
 from streams.worker.console import install_console
 from streams.worker.diagnostics import commit_progress
+from streams.worker.erasure import install_erasure_from_settings
 from streams.worker.feedback import install_feedback
 from streams.worker.inserting import BatchInserter
 from streams.worker.nik_lookup import NikLookup
@@ -161,6 +163,12 @@ def create_worker(
     client = client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file)
     database = settings.clickhouse_database
     applied = migrate(client, database=database, cluster=settings.clickhouse_cluster)
+    apply_payload_retention(
+        client,
+        settings.rejection_payload_retention_days,
+        database=database,
+        cluster=settings.clickhouse_cluster,
+    )
     log.info("ClickHouse: %s; migrations applied: %s", describe(client, dsn), applied or "none")
     # Topics must exist before the group joins: Faust notices topics created later only at
     # its next metadata refresh, minutes after the first submissions arrived.
@@ -271,6 +279,7 @@ def create_worker(
         settle_ms=int(settings.feedback_settle_seconds * 1000),
     )
     _install_reprocess(wapp, settings, reads=reads, writer=writer, executor=executor)
+    install_erasure_from_settings(wapp.app, settings, setup.nik_key)
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, pool, monitoring)
 
