@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "streams.cli.rules",
     "streams.cli.erase",
     "streams.cli.rejections",
+    "streams.cli.export",
 )
 
 
