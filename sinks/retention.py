@@ -12,8 +12,8 @@ table's retention.
 
 The TTL is not in a migration: migrations are fixed DDL, and the number of
 days is an operation's choice. :func:`apply_payload_retention` runs at worker
-start and from ``regsosek db migrate``, and changes the table only when its
-TTL differs from the setting (``MODIFY TTL`` rewrites the table's parts).
+start, after the migrations, and changes the table only when its TTL differs
+from the setting (``MODIFY TTL`` rewrites the table's parts).
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ class Story:
     counts_b: dict[str, int] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     nik_key: str = ""
+    payload_ttl: str = ""
 
 
 def post_erase(worker: WorkerProcess, body: dict[str, Any], *, token: bool = True) -> Any:
@@ -203,6 +204,11 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         )
         counts.update({row["table"]: int(row["n"]) for row in worker.query(union)})
     out.audit = worker.query("SELECT * FROM regsosek.erasures ORDER BY erased_at")
+    (table,) = worker.query(
+        "SELECT create_table_query FROM system.tables"
+        " WHERE database = 'regsosek' AND name = 'rejection_payloads'"
+    )
+    out.payload_ttl = table["create_table_query"]
     yield out
 
 
@@ -290,3 +296,8 @@ def test_the_audit_keeps_an_hmac_and_never_the_id(story: Story) -> None:
     assert removed["households"] == 1 and sum(second["rows"]) == 0
     assert A not in json.dumps(story.audit, default=str)
     assert "0003-0301" not in json.dumps(story.audit, default=str)
+
+
+def test_the_worker_gave_the_rejected_originals_their_retention(story: Story) -> None:
+    """REGSOSEK_REJECTION_PAYLOAD_RETENTION_DAYS (default 180) became the table's TTL."""
+    assert "TTL toDateTime(written_at) + toIntervalDay(180)" in story.payload_ttl
