@@ -140,6 +140,8 @@ RESTRICTED_TABLES = {
     "nik_households": "the worker's NIK lookup (a copy of members.nik_hash); analysts read members",
     "reprocess_audit": "operators' names and which household each re-drove; read through "
     "`regsosek rejections reprocess --report`",
+    "erasures": "lawful erasure requests: references, operators' names (the household only "
+    "as an HMAC)",
 }
 
 
