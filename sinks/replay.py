@@ -34,9 +34,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from schemas.errors import ClickHouseError
+from sinks.clickhouse import Client
 from sinks.rows import Block
 from sinks.writer import ClickHouseWriter
 
@@ -48,24 +49,6 @@ RUNS_TABLE = "replay_runs"
 
 _TARGET = re.compile(r"\bTO\s+`?(\w+)`?\.`?(\w+)`?")
 _CREATE = re.compile(r"^CREATE (TABLE|MATERIALIZED VIEW) ")
-
-
-class QueryClient(Protocol):
-    """What this module asks of a clickhouse-connect client."""
-
-    def query(self, query: str, parameters: Mapping[str, Any] | None = None) -> Any: ...
-
-    def command(self, cmd: str) -> Any: ...
-
-    def insert(
-        self,
-        table: str,
-        data: Sequence[Sequence[object]],
-        /,
-        *,
-        column_names: Sequence[str],
-        database: str,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +80,7 @@ def derived_objects(sources: Iterable[str], views: Mapping[str, tuple[str, str]]
     return Derived(tables=tuple(reversed(tables)), views=tuple(chosen))
 
 
-def view_edges(client: QueryClient, database: str) -> dict[str, tuple[str, str]]:
+def view_edges(client: Client, database: str) -> dict[str, tuple[str, str]]:
     """Materialized views of ``database``, copies left out: view -> (reads, writes)."""
     rows = client.query(
         "SELECT name, create_table_query, dependencies_table FROM system.tables "
@@ -136,12 +119,12 @@ def exchange_sql(database: str, tables: Sequence[str]) -> str:
     return f"EXCHANGE TABLES {pairs}"
 
 
-def discover(client: QueryClient, database: str) -> Derived:
+def discover(client: Client, database: str) -> Derived:
     """The replayed objects of ``database`` as its views are now."""
     return derived_objects(SINK_TABLES, view_edges(client, database))
 
 
-def existing(client: QueryClient, database: str) -> set[str]:
+def existing(client: Client, database: str) -> set[str]:
     """Names of the tables and views of ``database``."""
     rows = client.query(
         "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
@@ -149,7 +132,7 @@ def existing(client: QueryClient, database: str) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def create_shadows(client: QueryClient, database: str, derived: Derived) -> list[str]:
+def create_shadows(client: Client, database: str, derived: Derived) -> list[str]:
     """Create the ``__replay`` copies that are missing (tables, then views); their names."""
     names = (*derived.tables, *derived.views)
     made = []
@@ -160,7 +143,7 @@ def create_shadows(client: QueryClient, database: str, derived: Derived) -> list
     return made
 
 
-def table_uuid(client: QueryClient, database: str, table: str) -> str:
+def table_uuid(client: Client, database: str, table: str) -> str:
     """The engine's UUID of a table: tells whether a swap happened (names do not)."""
     rows = client.query(
         "SELECT toString(uuid) FROM system.tables "
@@ -170,12 +153,12 @@ def table_uuid(client: QueryClient, database: str, table: str) -> str:
     return str(rows[0][0]) if rows else ""
 
 
-def swap(client: QueryClient, database: str, derived: Derived) -> None:
+def swap(client: Client, database: str, derived: Derived) -> None:
     """Live and shadow tables exchanged, in one statement."""
     client.command(exchange_sql(database, derived.tables))
 
 
-def retire(client: QueryClient, database: str, derived: Derived) -> None:
+def retire(client: Client, database: str, derived: Derived) -> None:
     """After the swap: the shadow views dropped, the old tables kept as ``__replaced``."""
     for view in derived.views:
         client.command(f"DROP VIEW IF EXISTS {database}.{view}{SHADOW_SUFFIX}")
@@ -189,12 +172,12 @@ def retire(client: QueryClient, database: str, derived: Derived) -> None:
         client.command(f"RENAME TABLE {', '.join(moves)}")
 
 
-def old_tables(client: QueryClient, database: str) -> list[str]:
+def old_tables(client: Client, database: str) -> list[str]:
     """The ``__replaced`` tables left by earlier replays."""
     return sorted(name for name in existing(client, database) if name.endswith(OLD_SUFFIX))
 
 
-def drop_old(client: QueryClient, database: str) -> list[str]:
+def drop_old(client: Client, database: str) -> list[str]:
     """Drop the ``__replaced`` tables; their names."""
     dropped = old_tables(client, database)
     for name in dropped:
@@ -202,7 +185,7 @@ def drop_old(client: QueryClient, database: str) -> list[str]:
     return dropped
 
 
-def drop_shadows(client: QueryClient, database: str) -> list[str]:
+def drop_shadows(client: Client, database: str) -> list[str]:
     """Drop an abandoned run's ``__replay`` copies (views first); their names."""
     names = sorted(n for n in existing(client, database) if n.endswith(SHADOW_SUFFIX))
     views = [n for n in names if n.removesuffix(SHADOW_SUFFIX).endswith("_mv")]
@@ -250,7 +233,7 @@ class RunState:
         return self.phase not in UNFINISHED
 
 
-def save_run(client: QueryClient, database: str, state: RunState) -> None:
+def save_run(client: Client, database: str, state: RunState) -> None:
     """Record the run's phase (a new row; the newest wins)."""
     client.insert(
         RUNS_TABLE,
@@ -280,7 +263,7 @@ def save_run(client: QueryClient, database: str, state: RunState) -> None:
     )
 
 
-def latest_run(client: QueryClient, database: str) -> RunState | None:
+def latest_run(client: Client, database: str) -> RunState | None:
     """The most recently started run, finished or not."""
     try:
         rows = client.query(

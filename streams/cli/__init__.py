@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "streams.cli.schemas",
     "streams.cli.rules",
     "streams.cli.erase",
+    "streams.cli.replay",
     "streams.cli.rejections",
     "streams.cli.export",
 )

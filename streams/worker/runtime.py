@@ -54,6 +54,7 @@ from streams.worker.processing import Batch, ProcessingStage
 from streams.worker.publishing import BatchPublisher
 from streams.worker.reads import READ_ONLY, Reads
 from streams.worker.redrive import RedriveSetup, redrive_key
+from streams.worker.replay import ReplayRunner, install_replay
 from streams.worker.reprocess_page import Redriver
 from streams.worker.reprocess_page import install as install_reprocess
 from streams.worker.reviews import install_reviews
@@ -280,6 +281,15 @@ def create_worker(
     )
     _install_reprocess(wapp, settings, reads=reads, writer=writer, executor=executor)
     install_erasure_from_settings(wapp.app, settings, setup.nik_key)
+    install_replay(
+        wapp.app,
+        ReplayRunner(
+            settings,
+            setup,
+            producer=wapp.app.producer._ensure_producer,
+            rules_version=pool.rules_version,
+        ),
+    )
     diagnostics.install(wapp.app)
     return Worker(wapp, stats, client, processing, pool, monitoring)
 

@@ -1,0 +1,538 @@
+"""``regsosek replay`` inside the live worker: recompute the derived tables, then swap them in.
+
+Why inside the worker and not a second worker process: with the embedded
+engine (chdb, the default) only one process may open ClickHouse, so the
+process that owns the engine must write the shadow tables and run the swap.
+One place serves a ClickHouse server too. The replay is a second consumer in
+the worker's process, apart from the live one in everything that matters:
+
+* its own consumer group, ``<prefix>-replay-<run id>``, reading the
+  submissions topic from the earliest offsets (assigned, not subscribed: no
+  rebalance with the live group);
+* its own compute process (its own NIK index) and its own dedup state, kept
+  in a compacted topic of its own (``<prefix>-replay-<run id>-household-dedup-
+  changelog``) and read back on resume, as Faust restores the live table;
+* the live stage's code (:class:`ProcessingStage`): same decode, rules,
+  dedup, enrichment and rows, inserted by a :class:`ShadowWriter` into
+  ``<table>__replay``; it publishes nothing to ``.valid``/``.rejected`` (those
+  are contracts for other consumers: a replay must not emit twice), only its
+  dedup changelog;
+* its own ClickHouse client and thread, so live inserts do not queue behind it.
+
+Phases (``replay_runs`` keeps them): *catching_up* until the replay group's
+committed offsets reach the live group's on every partition; *swapping*: one
+``EXCHANGE TABLES`` (:mod:`sinks.replay`), the topic's end offsets noted, the
+writer turned to the live names; *finishing* until the replay reaches those end
+offsets, so that what the live worker wrote into the old tables between the
+catch-up and the swap is in the new ones too; *done*. A worker that dies mid-run
+leaves the phase unfinished: the next ``POST /replay/start`` resumes it from the
+group's committed offsets, the shadow tables and the changelog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
+
+import faust
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
+
+from sinks import replay as ch
+from sinks.clickhouse import Client, client_from_dsn
+from sinks.writer import RetryPolicy
+from streams import topics as names
+from streams.kafka_security import KafkaSecurity
+from streams.settings import Settings
+from streams.topics import TopicSpec, ensure_topics
+from streams.worker.inserting import BatchInserter
+from streams.worker.observer import WorkerStats
+from streams.worker.pool import ComputePool, ComputeSetup
+from streams.worker.processing import ProcessingStage
+from streams.worker.publishing import BatchPublisher
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: How often the live group's committed offsets are asked for while catching up.
+LIVE_CHECK_SECONDS = 2.0
+#: How long one fetch waits for records before the loop looks at the phase again.
+FETCH_TIMEOUT_MS = 1000
+
+
+class ReplayConflict(RuntimeError):
+    """A replay cannot start now (one is running, or old tables wait for ``--drop-old``)."""
+
+
+class DedupStore:
+    """The replay's dedup state: what :class:`ProcessingStage` asks of a Faust table."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, Any] = {}
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+class ChangelogOnly(BatchPublisher):
+    """Publishes the replay's dedup changelog and nothing else: no second .valid/.rejected."""
+
+    def __init__(self, producer: Callable[[], Any], changelog: str) -> None:
+        super().__init__(producer)
+        self._changelog = changelog
+
+    async def publish(self, topic: str, records: Any) -> None:
+        if topic == self._changelog:
+            await super().publish(topic, records)
+
+
+class _Message(NamedTuple):
+    """A consumer record as :func:`streams.worker.processing.to_raw` reads a Faust message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: float  # seconds, as Faust gives it
+
+
+class _Event(NamedTuple):
+    message: _Message
+
+
+def as_event(record: Any) -> _Event:
+    """An aiokafka ConsumerRecord in the shape of a Faust event (timestamp ms -> s)."""
+    return _Event(
+        _Message(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value or b"",
+            (record.timestamp or 0) / 1000.0,
+        )
+    )
+
+
+def caught_up(replay: dict[int, int], live: dict[int, int], partitions: list[int]) -> bool:
+    """The replay's committed offsets reach the live group's on every partition."""
+    return all(replay.get(p, 0) >= live.get(p, 0) for p in partitions)
+
+
+@dataclass
+class Progress:
+    """What ``GET /replay/status`` says: messages done of total, rate, phase."""
+
+    run_id: str = ""
+    phase: str = "idle"
+    rules_version: str = ""
+    started_at: str = ""
+    done: int = 0
+    total: int = 0
+    rate: float = 0.0
+    processed: int = 0
+    swapped_at: str = ""
+    error: str = ""
+    resumed: bool = False
+    old_tables: list[str] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        eta = (self.total - self.done) / self.rate if self.rate > 0 else None
+        body = dict(self.__dict__)
+        body["eta_seconds"] = round(eta, 1) if eta is not None else None
+        return body
+
+
+class ReplayRunner:
+    """Owns one replay at a time in the worker's process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        setup: ComputeSetup,
+        *,
+        producer: Callable[[], Any],
+        rules_version: Callable[[], str],
+    ) -> None:
+        self._settings = settings
+        self._rules_version = rules_version
+        self._setup = setup
+        self._producer = producer
+        self._security = KafkaSecurity.from_settings(settings)
+        self._database = settings.clickhouse_database
+        self._topic = names.named(names.SUBMISSIONS, settings.topic_prefix)
+        self._live_group = f"{settings.topic_prefix}-worker"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay")
+        self._client: Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.progress = Progress()
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def start(self) -> dict[str, Any]:
+        """Start a run, or resume the unfinished one; raises ReplayConflict."""
+        if self._settings.clickhouse_cluster:
+            raise ReplayConflict("replay swaps tables on one node; a cluster is not supported")
+        if self._task is not None and not self._task.done():
+            return self.progress.json()
+        state, resumed = await self._in_thread(self._begin)
+        self.progress = Progress(
+            run_id=state.run_id,
+            phase=state.phase,
+            rules_version=state.rules_version,
+            started_at=state.started_at.isoformat(),
+            resumed=resumed,
+        )
+        self._task = asyncio.ensure_future(self._guarded(state))
+        return self.progress.json()
+
+    async def status(self) -> dict[str, Any]:
+        if self._task is None:  # nothing started here: say what the table says
+            state = await self._in_thread(lambda c: ch.latest_run(c, self._database))
+            old = await self._in_thread(lambda c: ch.old_tables(c, self._database))
+            if state is not None:
+                self.progress = replace(
+                    self.progress,
+                    run_id=state.run_id,
+                    phase=state.phase,
+                    rules_version=state.rules_version,
+                    started_at=state.started_at.isoformat(),
+                    error=state.detail if state.phase == "failed" else "",
+                )
+            self.progress.old_tables = old
+        return self.progress.json()
+
+    async def drop_old(self) -> list[str]:
+        if self._task is not None and not self._task.done():
+            raise ReplayConflict("a replay is running; drop the old tables after it is done")
+        return await self._in_thread(lambda c: ch.drop_old(c, self._database))
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- ClickHouse, in the replay's thread ------------------------------------------------
+
+    def _connected(self) -> Client:
+        if self._client is None:
+            dsn = self._settings.clickhouse_dsn.get_secret_value()
+            self._client = client_from_dsn(dsn, ca_file=self._settings.clickhouse_ca_file)
+        return self._client
+
+    async def _in_thread(self, work: Callable[[Client], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: work(self._connected()))
+
+    def _begin(self, client: Client) -> tuple[ch.RunState, bool]:
+        """The unfinished run, or a new one with fresh shadow tables."""
+        latest = ch.latest_run(client, self._database)
+        if latest is not None and not latest.finished:
+            return latest, True
+        old = ch.old_tables(client, self._database)
+        if old:
+            raise ReplayConflict(
+                f"{len(old)} old tables of the last replay remain ({old[0]}, ...): "
+                "run `regsosek replay --drop-old` first"
+            )
+        ch.drop_shadows(client, self._database)  # an abandoned run's copies
+        state = ch.RunState(
+            run_id=secrets.token_hex(4),
+            started_at=datetime.now(UTC),
+            rules_version=self._rules_version(),
+        )
+        ch.create_shadows(client, self._database, ch.discover(client, self._database))
+        ch.save_run(client, self._database, state)
+        return state, False
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def _guarded(self, state: ch.RunState) -> None:
+        try:
+            await self._run(state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("replay %s failed", state.run_id)
+            self.progress.phase, self.progress.error = "failed", str(exc)[:500]
+            failed = replace(state, phase="failed", detail=str(exc))
+            await self._in_thread(lambda c: ch.save_run(c, self._database, failed))
+
+    async def _run(self, state: ch.RunState) -> None:
+        settings = self._settings
+        group = f"{settings.topic_prefix}-replay-{state.run_id}"
+        changelog = f"{group}-household-dedup-changelog"
+        bootstrap = settings.kafka_bootstrap
+        ensure_topics(
+            bootstrap,
+            [
+                TopicSpec(
+                    changelog,
+                    settings.topic_partitions,
+                    settings.topic_replication,
+                    configs={"cleanup.policy": "compact"},
+                    purpose="a replay's dedup table",
+                )
+            ],
+            security=self._security,
+        )
+        log.info("replay %s (%s): group %s", state.run_id, state.phase, group)
+        store = DedupStore()
+        store.data = await self._restore(changelog)
+        derived = await self._in_thread(lambda c: ch.discover(c, self._database))
+        writer = ch.ShadowWriter(
+            self._connected(),
+            self._database,
+            retry=RetryPolicy(max_elapsed_s=settings.sink_retry_max_seconds),
+        )
+        if state.phase in ("swapping", "finishing"):
+            state = await self._swap(state, derived, writer, resumed=True)
+        pool = ComputePool(self._setup, child=settings.process_in_child)
+        stats = WorkerStats()
+        stage = ProcessingStage(
+            pool=pool,
+            inserter=BatchInserter(writer, _no_encoding),
+            executor=self._executor,
+            table=store,
+            publisher=ChangelogOnly(self._producer, changelog),
+            valid_topic="",
+            rejected_topic="",
+            changelog_topic=changelog,
+            observer=stats,
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **self._security.aiokafka(),
+        )
+        await consumer.start()
+        log.info("replay %s: consuming %s", state.run_id, self._topic)
+        try:
+            await self._consume(
+                state, consumer, stage=stage, stats=stats, derived=derived, writer=writer
+            )
+        finally:
+            await consumer.stop()
+            pool.close()
+
+    async def _consume(
+        self,
+        state: ch.RunState,
+        consumer: AIOKafkaConsumer,
+        *,
+        stage: ProcessingStage,
+        stats: WorkerStats,
+        derived: ch.Derived,
+        writer: ch.ShadowWriter,
+    ) -> None:
+        partitions = await _partitions(self._producer(), self._topic)
+        if not partitions:
+            raise RuntimeError(f"topic {self._topic} has no partitions the replay can read")
+        tps = [TopicPartition(self._topic, p) for p in partitions]
+        consumer.assign(tps)
+        first = {tp.partition: o for tp, o in (await consumer.beginning_offsets(tps)).items()}
+        committed = {}
+        for tp in tps:
+            offset = await consumer.committed(tp)
+            committed[tp.partition] = offset if offset is not None else first[tp.partition]
+        started, started_done = time.monotonic(), sum(committed[p] - first[p] for p in partitions)
+        last_live_check = 0.0
+        while True:
+            fetched = await consumer.getmany(
+                timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.process_batch
+            )
+            records = [r for batch in fetched.values() for r in batch]
+            if records:
+                events = [as_event(r) for r in records]
+                batch = await stage.compute(events)
+                await stage.finish(batch)
+                offsets = {}
+                for tp, batch_records in fetched.items():
+                    offsets[tp] = batch_records[-1].offset + 1
+                    committed[tp.partition] = offsets[tp]
+                await consumer.commit(offsets)
+            ends = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+            done = sum(committed[p] - first[p] for p in partitions)
+            elapsed = max(time.monotonic() - started, 1e-3)
+            self.progress = replace(
+                self.progress,
+                phase=state.phase,
+                done=done,
+                total=sum(ends[p] - first[p] for p in partitions),
+                rate=round((done - started_done) / elapsed, 1),
+                processed=stats.processed,
+            )
+            if state.phase == "catching_up":
+                if time.monotonic() - last_live_check < LIVE_CHECK_SECONDS:
+                    continue
+                last_live_check = time.monotonic()
+                live = await asyncio.to_thread(self._live_offsets, tps)
+                if caught_up(committed, live, partitions):
+                    state = replace(state, end_offsets=ends)
+                    state = await self._swap(state, derived, writer, resumed=False)
+                    self.progress.swapped_at = datetime.now(UTC).isoformat()
+                continue
+            if all(committed[p] >= state.end_offsets.get(p, 0) for p in partitions):
+                finished = replace(state, phase="done", detail=f"{done} messages replayed")
+                await self._in_thread(partial(ch.save_run, database=self._database, state=finished))
+                self.progress.phase = "done"
+                old = await self._in_thread(lambda c: ch.old_tables(c, self._database))
+                self.progress.old_tables = old
+                log.info("replay %s done: %d messages", state.run_id, done)
+                return
+
+    async def _swap(
+        self,
+        state: ch.RunState,
+        derived: ch.Derived,
+        writer: ch.ShadowWriter,
+        *,
+        resumed: bool,
+    ) -> ch.RunState:
+        """Exchange the tables (once, even across a crash), then aim the writer at live names."""
+        database = self._database
+
+        def swap(client: Client) -> ch.RunState:
+            current = ch.table_uuid(client, database, "households")
+            noted = state
+            if state.phase == "catching_up":
+                noted = replace(state, phase="swapping", live_uuid=current)
+                ch.save_run(client, database, noted)
+            if current == noted.live_uuid:  # not exchanged yet
+                ch.swap(client, database, derived)
+                log.info("replay %s: tables swapped", state.run_id)
+            ch.retire(client, database, derived)
+            finishing = replace(noted, phase="finishing")
+            ch.save_run(client, database, finishing)
+            return finishing
+
+        if not resumed and not state.end_offsets:  # pragma: no cover - set by the caller
+            raise RuntimeError("end offsets must be noted before the swap")
+        state = await self._in_thread(swap)
+        if not state.end_offsets:  # a run that died between its two records: take them now
+            state = replace(state, end_offsets=await self._end_offsets())
+            saved = state
+            await self._in_thread(lambda c: ch.save_run(c, database, saved))
+        writer.suffix = ""
+        self.progress.phase = state.phase
+        return state
+
+    async def _end_offsets(self) -> dict[int, int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap, **self._security.aiokafka()
+        )
+        await consumer.start()
+        try:
+            partitions = await _partitions(self._producer(), self._topic)
+            tps = [TopicPartition(self._topic, p) for p in partitions]
+            return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        finally:
+            await consumer.stop()
+
+    def _live_offsets(self, tps: list[TopicPartition]) -> dict[int, int]:
+        """The live group's committed offsets (kafka-python's admin, in a thread)."""
+        admin = KafkaAdminClient(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            client_id="regsosek-replay",
+            **self._security.kafka_python(),
+        )
+        try:
+            offsets = admin.list_group_offsets(self._live_group).get(self._live_group, {})
+        finally:
+            admin.close()
+        return {
+            tp.partition: int(meta.offset)
+            for tp, meta in offsets.items()
+            if tp.topic == self._topic and meta.offset >= 0
+        }
+
+    async def _restore(self, changelog: str) -> dict[bytes, Any]:
+        """The replay's dedup state from its changelog (empty for a new run)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            **self._security.aiokafka(),
+        )
+        await consumer.start()
+        data: dict[bytes, Any] = {}
+        try:
+            partitions = await _partitions(self._producer(), changelog)
+            tps = [TopicPartition(changelog, p) for p in partitions]
+            if not tps:
+                return data
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                fetched = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS)
+                for batch in fetched.values():
+                    for record in batch:
+                        if record.key is not None and record.value is not None:
+                            data[record.key] = json.loads(record.value)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        log.info("replay dedup state restored: %d households from %s", len(data), changelog)
+        return data
+
+
+async def _partitions(producer: Any, topic: str) -> list[int]:
+    """The topic's partitions, asked of the broker through the worker's producer.
+
+    Not the consumer's: a fresh aiokafka consumer knows no topic until it is
+    assigned one (``partitions_for_topic`` says ``None``), and ``getmany`` with
+    nothing assigned waits for an assignment forever.
+    """
+    return sorted(await producer.partitions_for(topic))
+
+
+def _no_encoding(record: dict[str, Any]) -> bytes:
+    """A replay publishes no Rejection record; its quarantine rows still go to the tables."""
+    del record
+    return b""
+
+
+def install_replay(app: Any, runner: ReplayRunner) -> None:
+    """``POST /replay/start``, ``GET /replay/status``, ``POST /replay/drop-old`` (operators)."""
+
+    async def start(view: Any, request: Any) -> Any:
+        del request
+        try:
+            return view.json(await runner.start())
+        except ReplayConflict as exc:
+            return view.json({"error": str(exc)}, status=409)
+
+    async def status(view: Any, request: Any) -> Any:
+        del request
+        return view.json(await runner.status())
+
+    async def drop_old(view: Any, request: Any) -> Any:
+        del request
+        try:
+            return view.json({"dropped": await runner.drop_old()})
+        except ReplayConflict as exc:
+            return view.json({"error": str(exc)}, status=409)
+
+    def post(handler: Callable[..., Any]) -> type[Any]:
+        return type(handler.__name__, (faust.web.View,), {"post": handler})
+
+    app.page("/replay/start")(post(start))
+    app.page("/replay/drop-old")(post(drop_old))
+    app.page("/replay/status")(status)
