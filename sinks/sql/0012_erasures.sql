@@ -22,4 +22,5 @@ CREATE TABLE IF NOT EXISTS ${db}.erasures ${on_cluster}
     rebuilt_keys Array(UInt64) COMMENT 'Aggregates: keys (village/enumerator/reason and day) recomputed; else 0'
 )
 ENGINE = MergeTree
-ORDER BY erased_at;
+ORDER BY erased_at
+SETTINGS non_replicated_deduplication_window = 10000;
