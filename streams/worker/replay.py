@@ -38,10 +38,10 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -58,99 +58,26 @@ from streams.worker.inserting import BatchInserter
 from streams.worker.observer import WorkerStats
 from streams.worker.pool import ComputePool, ComputeSetup
 from streams.worker.processing import ProcessingStage
-from streams.worker.publishing import BatchPublisher
+from streams.worker.replay_consumer import (
+    FETCH_TIMEOUT_MS,
+    ChangelogOnly,
+    Cursor,
+    DedupStore,
+    Progress,
+    caught_up,
+    no_encoding,
+    topic_partitions,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: How often the live group's committed offsets are asked for while catching up.
 LIVE_CHECK_SECONDS = 2.0
-#: How long one fetch waits for records before the loop looks at the phase again.
-FETCH_TIMEOUT_MS = 1000
 
 
 class ReplayConflict(RuntimeError):
     """A replay cannot start now (one is running, or old tables wait for ``--drop-old``)."""
-
-
-class DedupStore:
-    """The replay's dedup state: what :class:`ProcessingStage` asks of a Faust table."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, Any] = {}
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-
-class ChangelogOnly(BatchPublisher):
-    """Publishes the replay's dedup changelog and nothing else: no second .valid/.rejected."""
-
-    def __init__(self, producer: Callable[[], Any], changelog: str) -> None:
-        super().__init__(producer)
-        self._changelog = changelog
-
-    async def publish(self, topic: str, records: Any) -> None:
-        if topic == self._changelog:
-            await super().publish(topic, records)
-
-
-class _Message(NamedTuple):
-    """A consumer record as :func:`streams.worker.processing.to_raw` reads a Faust message."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    timestamp: float  # seconds, as Faust gives it
-
-
-class _Event(NamedTuple):
-    message: _Message
-
-
-def as_event(record: Any) -> _Event:
-    """An aiokafka ConsumerRecord in the shape of a Faust event (timestamp ms -> s)."""
-    return _Event(
-        _Message(
-            record.topic,
-            record.partition,
-            record.offset,
-            record.key,
-            record.value or b"",
-            (record.timestamp or 0) / 1000.0,
-        )
-    )
-
-
-def caught_up(replay: dict[int, int], live: dict[int, int], partitions: list[int]) -> bool:
-    """The replay's committed offsets reach the live group's on every partition."""
-    return all(replay.get(p, 0) >= live.get(p, 0) for p in partitions)
-
-
-@dataclass
-class Progress:
-    """What ``GET /replay/status`` says: messages done of total, rate, phase."""
-
-    run_id: str = ""
-    phase: str = "idle"
-    rules_version: str = ""
-    started_at: str = ""
-    done: int = 0
-    total: int = 0
-    rate: float = 0.0
-    processed: int = 0
-    swapped_at: str = ""
-    error: str = ""
-    resumed: bool = False
-    old_tables: list[str] = field(default_factory=list)
-
-    def json(self) -> dict[str, Any]:
-        eta = (self.total - self.done) / self.rate if self.rate > 0 else None
-        body = dict(self.__dict__)
-        body["eta_seconds"] = round(eta, 1) if eta is not None else None
-        return body
 
 
 class ReplayRunner:
@@ -301,7 +228,7 @@ class ReplayRunner:
         stats = WorkerStats()
         stage = ProcessingStage(
             pool=pool,
-            inserter=BatchInserter(writer, _no_encoding),
+            inserter=BatchInserter(writer, no_encoding),
             executor=self._executor,
             table=store,
             publisher=ChangelogOnly(self._producer, changelog),
@@ -339,61 +266,45 @@ class ReplayRunner:
         derived: ch.Derived,
         writer: ch.ShadowWriter,
     ) -> None:
-        partitions = await _partitions(self._producer(), self._topic)
+        partitions = await topic_partitions(self._producer(), self._topic)
         if not partitions:
             raise RuntimeError(f"topic {self._topic} has no partitions the replay can read")
-        tps = [TopicPartition(self._topic, p) for p in partitions]
-        consumer.assign(tps)
-        first = {tp.partition: o for tp, o in (await consumer.beginning_offsets(tps)).items()}
-        committed = {}
-        for tp in tps:
-            offset = await consumer.committed(tp)
-            committed[tp.partition] = offset if offset is not None else first[tp.partition]
-        started, started_done = time.monotonic(), sum(committed[p] - first[p] for p in partitions)
-        last_live_check = 0.0
-        while True:
-            fetched = await consumer.getmany(
-                timeout_ms=FETCH_TIMEOUT_MS, max_records=self._settings.process_batch
-            )
-            records = [r for batch in fetched.values() for r in batch]
-            if records:
-                events = [as_event(r) for r in records]
-                batch = await stage.compute(events)
-                await stage.finish(batch)
-                offsets = {}
-                for tp, batch_records in fetched.items():
-                    offsets[tp] = batch_records[-1].offset + 1
-                    committed[tp.partition] = offsets[tp]
-                await consumer.commit(offsets)
-            ends = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
-            done = sum(committed[p] - first[p] for p in partitions)
-            elapsed = max(time.monotonic() - started, 1e-3)
-            self.progress = replace(
-                self.progress,
-                phase=state.phase,
-                done=done,
-                total=sum(ends[p] - first[p] for p in partitions),
-                rate=round((done - started_done) / elapsed, 1),
-                processed=stats.processed,
-            )
-            if state.phase == "catching_up":
-                if time.monotonic() - last_live_check < LIVE_CHECK_SECONDS:
-                    continue
-                last_live_check = time.monotonic()
-                live = await asyncio.to_thread(self._live_offsets, tps)
-                if caught_up(committed, live, partitions):
-                    state = replace(state, end_offsets=ends)
-                    state = await self._swap(state, derived, writer, resumed=False)
-                    self.progress.swapped_at = datetime.now(UTC).isoformat()
-                continue
-            if all(committed[p] >= state.end_offsets.get(p, 0) for p in partitions):
-                finished = replace(state, phase="done", detail=f"{done} messages replayed")
-                await self._in_thread(partial(ch.save_run, database=self._database, state=finished))
-                self.progress.phase = "done"
-                old = await self._in_thread(lambda c: ch.old_tables(c, self._database))
-                self.progress.old_tables = old
-                log.info("replay %s done: %d messages", state.run_id, done)
-                return
+        cursor = Cursor(consumer, stage, [TopicPartition(self._topic, p) for p in partitions])
+        await cursor.open()
+        last_live_check = last_report = 0.0
+        try:
+            while True:
+                fetched = await cursor.step(self._settings.process_batch)
+                now = time.monotonic()
+                if now - last_report >= 1.0 or not fetched:
+                    last_report = now
+                    self.progress = replace(
+                        self.progress, phase=state.phase, processed=stats.processed
+                    )
+                    await cursor.report(self.progress)
+                if state.phase == "catching_up":
+                    if now - last_live_check < LIVE_CHECK_SECONDS:
+                        continue
+                    last_live_check = now
+                    await cursor.drained()
+                    live = await asyncio.to_thread(self._live_offsets, cursor.tps)
+                    if caught_up(cursor.committed, live, cursor.partitions):
+                        state = replace(state, end_offsets=await cursor.ends())
+                        state = await self._swap(state, derived, writer, resumed=False)
+                        self.progress.swapped_at = datetime.now(UTC).isoformat()
+                elif cursor.fetched_past(state.end_offsets):
+                    await cursor.drained()
+                    await self._done(state, cursor.done)
+                    return
+        finally:
+            cursor.cancel()
+
+    async def _done(self, state: ch.RunState, done: int) -> None:
+        finished = replace(state, phase="done", detail=f"{done} messages replayed")
+        await self._in_thread(partial(ch.save_run, database=self._database, state=finished))
+        old = await self._in_thread(lambda c: ch.old_tables(c, self._database))
+        self.progress = replace(self.progress, phase="done", done=done, old_tables=old)
+        log.info("replay %s done: %d messages", state.run_id, done)
 
     async def _swap(
         self,
@@ -437,7 +348,7 @@ class ReplayRunner:
         )
         await consumer.start()
         try:
-            partitions = await _partitions(self._producer(), self._topic)
+            partitions = await topic_partitions(self._producer(), self._topic)
             tps = [TopicPartition(self._topic, p) for p in partitions]
             return {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
         finally:
@@ -470,7 +381,7 @@ class ReplayRunner:
         await consumer.start()
         data: dict[bytes, Any] = {}
         try:
-            partitions = await _partitions(self._producer(), changelog)
+            partitions = await topic_partitions(self._producer(), changelog)
             tps = [TopicPartition(changelog, p) for p in partitions]
             if not tps:
                 return data
@@ -491,22 +402,6 @@ class ReplayRunner:
             await consumer.stop()
         log.info("replay dedup state restored: %d households from %s", len(data), changelog)
         return data
-
-
-async def _partitions(producer: Any, topic: str) -> list[int]:
-    """The topic's partitions, asked of the broker through the worker's producer.
-
-    Not the consumer's: a fresh aiokafka consumer knows no topic until it is
-    assigned one (``partitions_for_topic`` says ``None``), and ``getmany`` with
-    nothing assigned waits for an assignment forever.
-    """
-    return sorted(await producer.partitions_for(topic))
-
-
-def _no_encoding(record: dict[str, Any]) -> bytes:
-    """A replay publishes no Rejection record; its quarantine rows still go to the tables."""
-    del record
-    return b""
 
 
 def install_replay(app: Any, runner: ReplayRunner) -> None:
