@@ -23,10 +23,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.stack import preload
+from benchmarks.workload import encode_households
 from schemas.registry import LocalRegistry
 from streams.sdk import SubmissionPublisher
 from streams.topics import SUBMISSIONS, SUBMISSIONS_VALID
@@ -184,3 +187,78 @@ def test_the_run_is_done_and_the_old_tables_are_kept(outcome: Outcome) -> None:
     assert "households__replaced" in outcome.tables
     assert "progress_village_daily__replaced" in outcome.tables
     assert not {t for t in outcome.tables if t.endswith("__replay")}
+
+
+RESUME_HOUSEHOLDS = 12_000
+
+
+def test_a_replay_cut_by_a_crash_resumes_and_counts_nothing_twice(
+    kafka: KafkaBackend, tmp_path: Path
+) -> None:
+    """SIGKILL of the worker mid-replay; after the restart ``--resume`` finishes the same run."""
+    prefix = f"resume-{uuid.uuid4().hex[:8]}"
+    topics = create_worker_topics(kafka.bootstrap, prefix, 3)
+    now = dt.datetime.now(dt.UTC)
+    preload(kafka.bootstrap, topics[SUBMISSIONS], encode_households(RESUME_HOUSEHOLDS, now))
+    worker = WorkerProcess(
+        kafka.bootstrap,
+        prefix,
+        tmp_path,
+        {
+            "REGSOSEK_FIELDWORK_START": (now - dt.timedelta(days=1)).isoformat(),
+            "REGSOSEK_FIELDWORK_END": (now + dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    try:
+        worker.start()
+        worker.wait_idle()
+        started = _cli(worker, "--no-wait", "--json")
+        deadline = time.monotonic() + 120
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = worker.page("/replay/status") or {}
+            if status.get("done", 0) >= RESUME_HOUSEHOLDS // 4:
+                break
+            time.sleep(0.2)
+        assert status.get("phase") == "catching_up", status  # cut before the swap
+        worker.kill()
+        worker.start()
+        resumed = _cli(worker, "--resume", "--json")
+        worker.wait_idle()
+    finally:
+        worker.stop()
+    assert resumed["run_id"] == started["run_id"]
+    assert resumed["resumed"] is True
+    assert resumed["phase"] == "done"
+    counted = worker.query(
+        "SELECT (SELECT count() FROM regsosek.households FINAL) AS households, "
+        "(SELECT uniqExactMerge(households) FROM regsosek.progress_village_daily) AS progress, "
+        "(SELECT count() FROM regsosek.rejections FINAL) AS rejections, "
+        "(SELECT uniqExact(rules_version) FROM regsosek.households) AS versions, "
+        "(SELECT count() FROM regsosek.replay_runs FINAL WHERE phase = 'done') AS runs"
+    )
+    assert counted == [
+        {
+            "households": RESUME_HOUSEHOLDS,
+            "progress": RESUME_HOUSEHOLDS,
+            "rejections": 0,
+            "versions": 1,
+            "runs": 1,
+        }
+    ]
+
+
+def _cli(worker: WorkerProcess, *args: str) -> dict[str, Any]:
+    """``regsosek replay`` with the worker's settings; its final JSON status."""
+    out = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", "--interval", "0.5", *args],
+        env=worker.env,
+        capture_output=True,
+        text=True,
+        timeout=REPLAY_TIMEOUT_S,
+        check=False,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    status: dict[str, Any] = json.loads(out.stdout)
+    return status
