@@ -7,6 +7,7 @@ figure misses its target.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import statistics
@@ -479,8 +480,38 @@ def readme_section(doc: dict[str, Any]) -> str:
         "enrichment and row building); `python -m benchmarks.run --readme` prints this "
         "section from the JSON.",
         "",
+        *replay_lines(),
     ]
     return "\n".join(_wrap(line) for line in lines)
+
+
+#: What ``python -m benchmarks.replay`` measured last (issue #17).
+REPLAY_RESULTS = Path(__file__).resolve().parent / "results" / "replay.json"
+
+
+def replay_lines(path: Path = REPLAY_RESULTS) -> list[str]:
+    """The replay's figure for the section, when it was measured (benchmarks/replay.py)."""
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    households, seconds = doc["households"], doc["replay_seconds"]
+    measured = (
+        f"{households:,} households"
+        if households >= 1_000_000
+        else f"{households:,} households (extrapolated to one million: "
+        f"{doc['seconds_per_million'] / 60:.1f} minutes)"
+    )
+    return [
+        f"**Replay** (`regsosek replay`, docs/lifecycle.md), measured on "
+        f"{doc['measured_at'][:10]} with `{doc['command']}`: {measured} replayed in "
+        f"{seconds / 60:.1f} minutes, {doc['replay_households_per_s']:,.0f} households/s, "
+        f"from the start request to the swapped tables finished to the end offsets, on "
+        f"{doc['cpus']} cores shared with the broker and the idle live worker; the live "
+        f"worker had ingested them in {doc['live_ingest_seconds_incl_publish'] / 60:.1f} "
+        "minutes (while they were being published). Figures in "
+        "`benchmarks/results/replay.json`.",
+        "",
+    ]
 
 
 def _settings(settings: dict[str, Any]) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from benchmarks.report import replay_lines
 from sinks.replay import ShadowWriter, derived_objects, exchange_sql, renamed
 from sinks.rows import Block
 from streams.worker.replay_consumer import ChangelogOnly, Progress, as_event, caught_up
@@ -144,3 +147,24 @@ def test_only_the_changelog_is_published() -> None:
 def test_progress_estimates_the_time_left_from_the_rate() -> None:
     assert Progress(done=400, total=1_000, rate=200.0).json()["eta_seconds"] == 3.0
     assert Progress(done=0, total=1_000, rate=0.0).json()["eta_seconds"] is None
+
+
+def test_the_readme_figure_says_whether_a_million_was_measured(tmp_path: Path) -> None:
+    figures = {
+        "households": 200_000,
+        "replay_seconds": 120.0,
+        "replay_households_per_s": 1666.7,
+        "seconds_per_million": 600.0,
+        "live_ingest_seconds_incl_publish": 150.0,
+        "cpus": 2,
+        "measured_at": "2026-12-07T04:00:00+00:00",
+        "command": "python -m benchmarks.replay --households 200000",
+    }
+    path = tmp_path / "replay.json"
+    path.write_text(json.dumps(figures))
+    text = " ".join(replay_lines(path))
+    assert "200,000 households (extrapolated to one million: 10.0 minutes)" in text
+    assert "`python -m benchmarks.replay --households 200000`" in text
+    path.write_text(json.dumps(figures | {"households": 1_000_000}))
+    assert "extrapolated" not in " ".join(replay_lines(path))
+    assert replay_lines(tmp_path / "none.json") == []
