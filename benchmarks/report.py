@@ -498,8 +498,8 @@ def replay_lines(path: Path = REPLAY_RESULTS) -> list[str]:
     measured = (
         f"{households:,} households"
         if households >= 1_000_000
-        else f"{households:,} households (extrapolated to one million: "
-        f"{doc['seconds_per_million'] / 60:.1f} minutes)"
+        else f"{households:,} households (one million not measured here; linearly "
+        f"extrapolated: {doc['seconds_per_million'] / 60:.1f} minutes)"
     )
     return [
         f"**Replay** (`regsosek replay`, docs/lifecycle.md), measured on "

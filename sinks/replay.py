@@ -263,6 +263,15 @@ def save_run(client: Client, database: str, state: RunState) -> None:
     )
 
 
+def finished_runs(client: Client, database: str) -> list[str]:
+    """Ids of the runs that are done or failed."""
+    rows = client.query(
+        f"SELECT run_id FROM {database}.{RUNS_TABLE} FINAL "  # noqa: S608 - checked name
+        f"WHERE phase NOT IN ('catching_up', 'swapping', 'finishing') ORDER BY run_id"
+    ).result_rows
+    return [str(row[0]) for row in rows]
+
+
 def latest_run(client: Client, database: str) -> RunState | None:
     """The most recently started run, finished or not."""
     try:

@@ -51,9 +51,10 @@ from sinks import replay as ch
 from sinks.clickhouse import Client, client_from_dsn
 from sinks.writer import RetryPolicy
 from streams import topics as names
+from streams.kafka_admin import delete_group
 from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
-from streams.topics import TopicSpec, ensure_topics
+from streams.topics import TopicSpec, delete_topics, ensure_topics
 from streams.worker.inserting import BatchInserter
 from streams.worker.observer import WorkerStats
 from streams.worker.pool import ComputePool, ComputeSetup
@@ -140,9 +141,30 @@ class ReplayRunner:
         return self.progress.json()
 
     async def drop_old(self) -> list[str]:
+        """The old tables dropped, and the finished runs' changelog topics and groups deleted."""
         if self._task is not None and not self._task.done():
             raise ReplayConflict("a replay is running; drop the old tables after it is done")
-        return await self._in_thread(lambda c: ch.drop_old(c, self._database))
+        dropped = await self._in_thread(lambda c: ch.drop_old(c, self._database))
+        finished = await self._in_thread(lambda c: ch.finished_runs(c, self._database))
+        try:
+            await asyncio.to_thread(self._forget, finished)
+        except Exception:  # the tables are gone; the leftovers can be deleted another day
+            log.warning(
+                "replay: could not delete the finished runs' topics or groups", exc_info=True
+            )
+        return dropped
+
+    def _forget(self, runs: list[str]) -> None:
+        """Kafka's leftovers of finished runs: their dedup changelogs and consumer groups."""
+        prefix, bootstrap = self._settings.topic_prefix, self._settings.kafka_bootstrap
+        groups = [f"{prefix}-replay-{run}" for run in runs]
+        delete_topics(
+            bootstrap,
+            [f"{group}-household-dedup-changelog" for group in groups],
+            security=self._security,
+        )
+        for group in groups:
+            delete_group(bootstrap, group, security=self._security, wait_s=5.0)
 
     def close(self) -> None:
         if self._task is not None:

@@ -32,7 +32,7 @@ from benchmarks.stack import preload
 from benchmarks.workload import encode_households
 from schemas.registry import LocalRegistry
 from streams.sdk import SubmissionPublisher
-from streams.topics import SUBMISSIONS, SUBMISSIONS_VALID
+from streams.topics import SUBMISSIONS, SUBMISSIONS_VALID, list_topic_names
 from tests import builders as b
 from tests.backends import KafkaBackend
 from tests.topics import read_topic
@@ -225,6 +225,17 @@ def test_a_replay_cut_by_a_crash_resumes_and_counts_nothing_twice(
         worker.start()
         resumed = _cli(worker, "--resume", "--json")
         worker.wait_idle()
+        dropped = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "replay", "--drop-old"],
+            env=worker.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+        )
+        assert dropped.returncode == 0, dropped.stderr
+        assert "households__replaced" in dropped.stderr
     finally:
         worker.stop()
     assert resumed["run_id"] == started["run_id"]
@@ -237,6 +248,10 @@ def test_a_replay_cut_by_a_crash_resumes_and_counts_nothing_twice(
         "(SELECT uniqExact(rules_version) FROM regsosek.households) AS versions, "
         "(SELECT count() FROM regsosek.replay_runs FINAL WHERE phase = 'done') AS runs"
     )
+    changelog = f"{prefix}-replay-{started['run_id']}-household-dedup-changelog"
+    assert changelog not in list_topic_names(kafka.bootstrap)
+    left = worker.query("SELECT name FROM system.tables WHERE database = 'regsosek'")
+    assert not [row["name"] for row in left if row["name"].endswith(("__replaced", "__replay"))]
     assert counted == [
         {
             "households": RESUME_HOUSEHOLDS,

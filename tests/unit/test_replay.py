@@ -163,7 +163,7 @@ def test_the_readme_figure_says_whether_a_million_was_measured(tmp_path: Path) -
     path = tmp_path / "replay.json"
     path.write_text(json.dumps(figures))
     text = " ".join(replay_lines(path))
-    assert "200,000 households (extrapolated to one million: 10.0 minutes)" in text
+    assert "200,000 households (one million not measured here; linearly extrapolated: 10.0" in text
     assert "`python -m benchmarks.replay --households 200000`" in text
     path.write_text(json.dumps(figures | {"households": 1_000_000}))
     assert "extrapolated" not in " ".join(replay_lines(path))
