@@ -182,6 +182,7 @@ def household_blocks(
     nik_key: bytes,
     written_at: datetime,
     regions: RegionMaster | None = None,
+    rules_version: str = "",
 ) -> list[Block]:
     """``households`` and ``members`` blocks from ValidatedSubmission records.
 
@@ -194,7 +195,7 @@ def household_blocks(
     with _gc_paused():
         for record in validated:
             place = locator.place(record["submission"]["location"])
-            households.append(household_row(record, place, written_at))
+            households.append(household_row(record, place, written_at, rules_version))
             members.extend(member_rows(record["submission"], place, nik_key, written_at))
         return [Block.from_dicts("households", households), Block.from_dicts("members", members)]
 
@@ -216,8 +217,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def household_row(record: Mapping[str, Any], place: Place, written_at: datetime) -> dict[str, Any]:
-    """One ``households`` row: identity, place, enumeration, derived facts, then answers."""
+def household_row(
+    record: Mapping[str, Any], place: Place, written_at: datetime, rules_version: str = ""
+) -> dict[str, Any]:
+    """One ``households`` row: identity, place, enumeration, derived facts, then answers.
+
+    ``rules_version`` names the rules that accepted it (processors/rules/version.py).
+    """
     submission = record["submission"]
     enrichment = record.get("enrichment") or {}
     location = submission["location"]
@@ -264,6 +270,7 @@ def household_row(record: Mapping[str, Any], place: Place, written_at: datetime)
         "processed_at": enrichment.get("processed_at"),
         "written_at": written_at,
         "ingest_lag_ms": enrichment.get("ingest_lag_ms"),
+        "rules_version": rules_version,
     }
     return row
 
@@ -324,6 +331,7 @@ def rejection_block(
     *,
     written_at: datetime | None = None,
     regions: RegionMaster | None = None,
+    rules_version: str = "",
 ) -> Block:
     """A ``rejection_payloads`` block; a materialized view fills ``rejections`` from it.
 
@@ -358,6 +366,7 @@ def rejection_block(
                 or hashlib.sha256(original).hexdigest(),
                 "received_at": rejection["received_at"],
                 "written_at": written,
+                "rules_version": rules_version,
             }
         )
     return Block.from_dicts("rejection_payloads", rows)

@@ -271,8 +271,7 @@ class BatchComputer:
     def _rows(self, item: Accepted, value: bytes, now: datetime) -> Built:
         submission = item.record["submission"]
         place = self._locator.place(submission["location"])
-        household = household_row(item.record, place, now)
-        household["rules_version"] = self.rules_version
+        household = household_row(item.record, place, now, self.rules_version)
         members = member_rows(submission, place, self._nik_key, now)
         rows = HouseholdRows(
             household_id=item.household_id,
@@ -312,8 +311,12 @@ class BatchComputer:
         out.rejected = encoded
 
     def _rejection_block(self, rejected: Sequence[Rejected], now: datetime) -> Block:
-        block = rejection_block([r.record for r in rejected], written_at=now, regions=self._regions)
-        return with_rules_version(block, self.rules_version)
+        return rejection_block(
+            [r.record for r in rejected],
+            written_at=now,
+            regions=self._regions,
+            rules_version=self.rules_version,
+        )
 
     def _encoded(self, item: Rejected) -> tuple[bytes | None, bytes]:
         key = item.household_id.encode() if item.household_id else None
@@ -357,14 +360,6 @@ class BatchComputer:
             for member in item.record["submission"]["members"]:
                 if member.get("nik"):
                     self._nik_index.add(member["nik"], item.household_id)
-
-
-def with_rules_version(block: Block, version: str) -> Block:
-    """``block`` with a ``rules_version`` column (the rejection rows' builder has none)."""
-    block.columns.append("rules_version")
-    for row in block.rows:
-        row.append(version)
-    return block
 
 
 def _quarantined(

@@ -31,7 +31,7 @@ from processors.records import rejection
 from processors.rules import RULES_BY_CODE
 from sinks.rows import Block, rejection_block
 from sinks.writer import ClickHouseWriter, SinkUnavailable
-from streams.worker.compute import Computed, Encoder, HouseholdRows, with_rules_version
+from streams.worker.compute import Computed, Encoder, HouseholdRows
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class BatchInserter:
             log.error(
                 "household %s refused by ClickHouse, quarantined: %s", household.household_id, why
             )
-        block = with_rules_version(rejection_block(records, written_at=now), rules_version)
+        block = rejection_block(records, written_at=now, rules_version=rules_version)
         dropped: dict[int, str] = {}
         items = [(i, [row]) for i, row in enumerate(block.rows)]
         self._table(
