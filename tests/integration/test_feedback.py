@@ -15,7 +15,6 @@ with Retry-After. One worker runs throughout; each phase waits until it is idle.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore
 from streams.gateway.feedback import FeedbackService, WorkerLink
 from streams.gateway.reviews import ReviewService
-from streams.kafka_admin import group_lag
 from streams.sdk import FeedbackClient, FeedbackPage, ReviewPublisher, SubmissionPublisher
 from streams.topics import REVIEWS, SUBMISSIONS, TopicSpec, ensure_topics
 from tests import builders as b
@@ -75,15 +73,6 @@ class Story:
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     answers: dict[str, Answer] = field(default_factory=dict)
     sdk_pages: list[FeedbackPage] = field(default_factory=list)
-
-
-def wait_idle(worker: WorkerProcess, topics: list[str], timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if group_lag(worker.bootstrap, f"{worker.prefix}-worker", topics) == 0:
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"worker still busy on {topics}: {worker.log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +123,6 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
     gateway = gateway_to(f"http://127.0.0.1:{worker.web_port}")
     orphan = gateway_to(f"http://127.0.0.1:{free_port()}")  # no worker listens there
     out = Story()
-    watched = [topics[SUBMISSIONS], topics[REVIEWS]]
 
     def ask(name: str, who: str | None, query: str = "") -> Answer:
         answer = gateway.request("GET", f"/v1/feedback{query}", token=BY_ID.get(who or ""))
@@ -150,7 +138,7 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for record in out.sent.values():
             submissions.publish(record)
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
             review = {
                 "review_id": str(uuid.uuid4()),
                 "household_id": returned["household_id"],
@@ -165,7 +153,7 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
             document = to_json(load_schema("ReviewDecision"), review)
             posted = gateway.request("POST", "/v1/reviews", document, token=BY_ID["041"])
             assert posted.status == 202, posted.body
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
             first = ask("0412 first", "0412")
             cursor = first.body["cursor"] if first.status == 200 else ""
             ask("0412 again", "0412", f"?cursor={cursor}")
@@ -173,7 +161,7 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
             revised["household_id"] = returned["household_id"]
             submissions.publish(revised)
             out.sent["T2"] = revised
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
             ask("0412 after revision", "0412", f"?cursor={cursor}")
             ask("0412 names self", "0412", "?enumerator_id=0412&limit=2")
             ask("0413 own", "0413")

@@ -16,7 +16,6 @@ see streams/worker/reviews.py).
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from schemas.serde import AvroDeserializer
 from streams.gateway.app import GatewayConfig, create_app
 from streams.gateway.auth import TokenStore
 from streams.gateway.reviews import ReviewService
-from streams.kafka_admin import group_lag
 from streams.sdk import ReviewPublisher, SubmissionPublisher
 from streams.topics import REVIEWS, SUBMISSIONS, SUBMISSIONS_REJECTED, TopicSpec, ensure_topics
 from tests import builders as b
@@ -85,16 +83,6 @@ class Story:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def wait_idle(worker: WorkerProcess, topics: list[str], timeout_s: float = 180.0) -> None:
-    """Until the worker's group committed everything on ``topics`` (submissions and reviews)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if group_lag(worker.bootstrap, f"{worker.prefix}-worker", topics) == 0:
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"worker still busy on {topics}: {worker.log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     state_dir = tmp_path_factory.mktemp("reviews")
@@ -133,7 +121,6 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         )
     )
     out = Story()
-    watched = [topics[SUBMISSIONS], topics[REVIEWS]]
 
     def post(name: str, record: dict[str, Any], token: str) -> None:
         document = to_json(load_schema("ReviewDecision"), record)
@@ -151,7 +138,7 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         submissions.publish(a1)
         submissions.publish(b1)
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
         post("approve A", review(a1, "041", "APPROVED"), TOKEN_041)
         post("return B", review(b1, "041", "RETURNED"), TOKEN_041)
         post("other team via gateway", review(a1, "051", "APPROVED"), TOKEN_051)
@@ -161,18 +148,18 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         direct.publish(crafted)
         out.reviews["other team via Kafka"] = crafted
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
         out.status_after_return = {
             r["household_id"]: (r["revision"], r["status"]) for r in query_status()
         }
         submissions.publish(submission(HOUSEHOLD_B, 2))
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
         stale = review(b1, "041", "APPROVED")  # revision 1, judged after revision 2: stale
         direct.publish(stale)
         out.reviews["stale"] = stale
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
     finally:
         gateway.stop()
         submissions.close()

@@ -27,7 +27,6 @@ import pytest
 
 from schemas.frame import Assignment, Enumerator, Target, write_frame
 from schemas.registry import LocalRegistry
-from streams.kafka_admin import group_lag
 from streams.sdk import ReviewPublisher, SubmissionPublisher
 from streams.topics import REVIEWS, SUBMISSIONS, TopicSpec, ensure_topics
 from tests import builders as b
@@ -109,15 +108,6 @@ def get(worker: WorkerProcess, path: str, token: object = OWN) -> tuple[int, Any
         return exc.code, json.loads(text or "null"), text
 
 
-def wait_idle(worker: WorkerProcess, topics: list[str], timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if group_lag(worker.bootstrap, f"{worker.prefix}-worker", topics) == 0:
-            return
-        time.sleep(1.0)
-    raise AssertionError(f"worker still busy on {topics}: {worker.log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     state_dir = tmp_path_factory.mktemp("console")
@@ -145,17 +135,16 @@ def story(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> Iter
     too_old["members"][0]["age"] = 130  # AGE_RANGE
     elsewhere = household(next(numbers), "0412", sls="0009")  # OUTSIDE_ASSIGNMENT
     out.rejected = {"AGE_RANGE": too_old, "OUTSIDE_ASSIGNMENT": elsewhere}
-    watched = [topics[SUBMISSIONS], topics[REVIEWS]]
     try:
         for record in [*(r for rows in out.valid.values() for r in rows), too_old, elsewhere]:
             submissions.publish(record)
         out.started_at = time.time()
         with running(worker):
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
             first, second = out.valid["0412"][:2]
             reviews.publish(review(first, "APPROVED", None))
             reviews.publish(review(second, "RETURNED", COMMENT))
-            wait_idle(worker, watched)
+            worker.wait_idle(also=(REVIEWS,))
             out.idle_at = idle_at = time.time()
             pages = {
                 "overview": "/console/overview",
