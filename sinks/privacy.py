@@ -142,6 +142,7 @@ RESTRICTED_TABLES = {
     "`regsosek rejections reprocess --report`",
     "erasures": "lawful erasure requests: references, operators' names (the household only "
     "as an HMAC)",
+    "replay_runs": "the worker's bookkeeping of replay runs (phases, offsets)",
 }
 
 

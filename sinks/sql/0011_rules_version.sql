@@ -23,16 +23,20 @@ ALTER TABLE ${db}.rejections ${on_cluster}
     ADD COLUMN IF NOT EXISTS rules_version LowCardinality(String) DEFAULT ''
     COMMENT 'Rules that rejected this message; empty before it was recorded';
 
--- The view that copies payloads into rejections names its columns: made again with the new
--- one. Migrations run before the worker consumes, so no insert falls between the two.
-DROP VIEW IF EXISTS ${db}.rejections_mv ${on_cluster};
-CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rejections_mv ${on_cluster}
+-- The view that copies payloads into rejections names its columns, so it is made again
+-- with the new one, under a new name and BEFORE the old one is dropped: an insert in
+-- between goes through both views, and the two copies are one row (ReplacingMergeTree
+-- keyed by the source offset). Dropping first would lose the analyst row of an insert
+-- that falls in the gap, e.g. from a worker still running the previous version during a
+-- rolling upgrade.
+CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.rejections_copy_mv ${on_cluster}
 TO ${db}.rejections${local}
 AS SELECT
     source_topic, source_partition, source_offset, submission_id, household_id,
     enumerator_id, district_code, bps_district_code, reason_codes, reason_fields,
     schema_id, original_size, original_sha256, received_at, written_at, rules_version
 FROM ${db}.rejection_payloads${local};
+DROP VIEW IF EXISTS ${db}.rejections_mv ${on_cluster};
 
 -- Replay runs (regsosek replay): one row per change of phase, the newest wins. Read FINAL.
 -- A small table on every node, not sharded: the worker that runs the replay reads it.

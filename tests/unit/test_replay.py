@@ -18,7 +18,7 @@ from streams.worker.replay_consumer import ChangelogOnly, Progress, as_event, ca
 
 #: The views of the shipped migrations: view -> (reads, writes).
 VIEWS = {
-    "rejections_mv": ("rejection_payloads", "rejections"),
+    "rejections_copy_mv": ("rejection_payloads", "rejections"),
     "rejections_daily_mv": ("rejection_payloads", "rejections_daily"),
     "progress_village_daily_mv": ("households", "progress_village_daily"),
     "progress_enumerator_daily_mv": ("households", "progress_enumerator_daily"),
