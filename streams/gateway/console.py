@@ -349,7 +349,11 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         subscription = console.feed.subscribe(LIVE_KINDS[viewer.role])
     except StreamsFull as exc:
-        raise Problem(503, f"too many console streams ({exc}); retry later") from None
+        raise Problem(
+            503,
+            f"too many console streams ({exc}); retry later",
+            headers={"Retry-After": str(console.worker.retry_after_s)},
+        ) from None
     response = web.StreamResponse(
         headers={
             hdrs.CONTENT_TYPE: "text/event-stream; charset=utf-8",

@@ -35,7 +35,7 @@ class WorkerClient:
         self._url = url.rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
-        self._retry_after_s = retry_after_s
+        self.retry_after_s = retry_after_s
         self._unavailable_message = unavailable
         self._session: aiohttp.ClientSession | None = None
 
@@ -77,5 +77,5 @@ class WorkerClient:
     def unavailable(self) -> Problem:
         """The caller's 503: the worker could not answer now."""
         return Problem(
-            503, self._unavailable_message, headers={"Retry-After": str(self._retry_after_s)}
+            503, self._unavailable_message, headers={"Retry-After": str(self.retry_after_s)}
         )
