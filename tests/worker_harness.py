@@ -128,6 +128,18 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
 
+    def cli(self, *args: str, timeout_s: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """``regsosek <args>`` with this worker's settings, as an operator runs it beside it."""
+        return subprocess.run(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+            cwd=ROOT,
+        )
+
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a read-only query, from a child process (the worker must be stopped)."""
         out = subprocess.run(

@@ -225,15 +225,7 @@ def test_a_replay_cut_by_a_crash_resumes_and_counts_nothing_twice(
         worker.start()
         resumed = _cli(worker, "--resume", "--json")
         worker.wait_idle()
-        dropped = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "replay", "--drop-old"],
-            env=worker.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=ROOT,
-        )
+        dropped = worker.cli("replay", "--drop-old", timeout_s=120)
         assert dropped.returncode == 0, dropped.stderr
         assert "households__replaced" in dropped.stderr
     finally:
@@ -265,15 +257,7 @@ def test_a_replay_cut_by_a_crash_resumes_and_counts_nothing_twice(
 
 def _cli(worker: WorkerProcess, *args: str) -> dict[str, Any]:
     """``regsosek replay`` with the worker's settings; its final JSON status."""
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", "--interval", "0.5", *args],
-        env=worker.env,
-        capture_output=True,
-        text=True,
-        timeout=REPLAY_TIMEOUT_S,
-        check=False,
-        cwd=ROOT,
-    )
+    out = worker.cli("replay", "--interval", "0.5", *args, timeout_s=REPLAY_TIMEOUT_S)
     assert out.returncode == 0, out.stderr + out.stdout
     status: dict[str, Any] = json.loads(out.stdout)
     return status

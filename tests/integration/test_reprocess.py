@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from streams.worker.redrive import HEADER_ID
 from tests import builders as b
 from tests.backends import KafkaBackend
 from tests.topics import read_topic
-from tests.worker_harness import ROOT, WorkerProcess, create_worker_topics, running
+from tests.worker_harness import WorkerProcess, create_worker_topics, running
 
 pytestmark = pytest.mark.integration
 
@@ -62,15 +61,7 @@ def _write_frame(directory: Any, *, fixed: bool) -> None:
 
 def _cli(worker: WorkerProcess, *args: str) -> dict[str, Any]:
     """``regsosek rejections reprocess ... --json`` as an operator runs it, beside the worker."""
-    out = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "rejections", "reprocess", *args, "--json"],
-        env=worker.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    out = worker.cli("rejections", "reprocess", *args, "--json")
     assert out.returncode == 0, out.stderr
     answer: dict[str, Any] = json.loads(out.stdout)
     return answer
@@ -106,15 +97,7 @@ def outcome(kafka: KafkaBackend, tmp_path_factory: pytest.TempPathFactory) -> It
         _write_frame(state_dir / "frame", fixed=True)
         with running(worker):  # the frame is read at start
             dry_run = _cli(worker, "--reason", "OUTSIDE_ASSIGNMENT", "--dry-run")
-            without_by = subprocess.run(
-                [sys.executable, "-m", "streams.cli", "rejections", "reprocess"],
-                env=worker.env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-                cwd=ROOT,
-            )
+            without_by = worker.cli("rejections", "reprocess", timeout_s=120)
             first = _cli(worker, "--reason", "OUTSIDE_ASSIGNMENT", "--by", OPERATOR)
             worker.wait_idle()
             second = _cli(worker, "--reason", "OUTSIDE_ASSIGNMENT", "--by", OPERATOR)
