@@ -21,6 +21,7 @@ clear NIK never leaves this process; the key of each NIK is computed once per ba
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 from sinks.privacy import nik_key
@@ -38,7 +39,12 @@ class WorkerNikIndex:
     def __init__(self, key: bytes, *, max_recent: int = MAX_RECENT_NIKS) -> None:
         self._key = key
         self._max_recent = max_recent
-        self._recent: dict[str, set[str]] = {}
+        # Oldest first. An OrderedDict, not a dict: dropping a plain dict's first key leaves a
+        # dummy slot that every later ``next(iter(d))`` walks past, so once the bound was
+        # reached each add scanned all earlier deletions (measured: 100k adds took 0.17 s
+        # below the bound and 11 s five bounds later; the live worker fell from ~1,600 to
+        # ~250 households/s past 700,000 households). ``popitem(last=False)`` is O(1).
+        self._recent: OrderedDict[str, set[str]] = OrderedDict()
         self._batch: dict[str, set[str]] = {}
         self._keys: dict[str, int | None] = {}
         self._durable: Durable = {}
@@ -78,11 +84,14 @@ class WorkerNikIndex:
 
     def add(self, nik: str, household_id: str) -> None:
         """An accepted household's NIK, remembered until ClickHouse surely has it."""
-        households = self._recent.pop(nik, None) or set()  # re-inserted: now the newest
+        households = self._recent.get(nik)
+        if households is None:
+            households = self._recent[nik] = set()
+        else:
+            self._recent.move_to_end(nik)  # seen again: now the newest
         households.add(household_id)
-        self._recent[nik] = households
         while len(self._recent) > self._max_recent:
-            del self._recent[next(iter(self._recent))]
+            self._recent.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._recent)

@@ -290,3 +290,12 @@ def test_an_engine_error_degrades_to_memory() -> None:
     client, outcomes = StubClient(error=ConnectionError("refused")), Outcomes()
     assert asyncio.run(lookup(client, outcomes).known([1])) is None
     assert outcomes.seen == ["error"]
+
+
+def test_far_past_the_bound_the_newest_niks_are_kept() -> None:
+    index = WorkerNikIndex(KEY, max_recent=1_000)
+    for n in range(50_000):
+        index.add(f"{3509021205800000 + n}", f"h{n}")
+    assert len(index) == 1_000
+    assert index.households_of(f"{3509021205800000 + 48_999}") == set()
+    assert index.households_of(f"{3509021205800000 + 49_000}") == {"h49000"}
