@@ -481,8 +481,19 @@ def readme_section(doc: dict[str, Any]) -> str:
         "section from the JSON.",
         "",
         *replay_lines(),
+        *CAPACITY_LINES,
     ]
     return "\n".join(_wrap(line) for line in lines)
+
+
+#: Where these figures are turned into counts (benchmarks/capacity.py, issue #18).
+CAPACITY_LINES = [
+    "**Capacity**: workers, partitions, brokers and ClickHouse shards for a regency, a "
+    "province and the nation, at the census peak and for a full replay, derived from these "
+    "figures with the arithmetic shown: [`docs/capacity.md`](docs/capacity.md) "
+    "(`python -m benchmarks.capacity --update docs/capacity.md` after a run).",
+    "",
+]
 
 
 #: What ``python -m benchmarks.replay`` measured last (issue #17).
