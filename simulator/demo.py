@@ -57,6 +57,7 @@ from streams.topics import (
     desired_topics,
     ensure_topics,
     named,
+    resolve_replication,
     summary,
 )
 
@@ -272,6 +273,7 @@ def _pipeline(demo: Demo, kafka: KafkaAccess) -> int:
         except RegsosekError as exc:
             out.print(f"[red]clearing the previous run's data failed: {exc} (or --keep-data)")
             return 1
+    settings = resolve_replication(settings, kafka.security)
     reports = ensure_topics(kafka.bootstrap, desired_topics(settings), security=kafka.security)
     out.print(f"[green]✓[/] topics: {summary(reports)}")
     sim_args = ["simulate", "--scale", str(options.scale), "--seed", str(options.seed)]
@@ -457,7 +459,7 @@ def _kafka(
     from streams.cli.kafka import spec_from  # noqa: PLC0415 - CLI helper, imported lazily
 
     spec = spec_from(settings, secure=secure)
-    if local_kafka.formatted_secure(spec.layout):
+    if local_kafka.formatted_secure(spec):
         spec = replace(spec, secure=True)
     if not spec.secure or settings.kafka_security_protocol != "PLAINTEXT":
         security = KafkaSecurity.from_settings(settings)
@@ -477,7 +479,7 @@ def _kafka(
     finally:  # also when interrupted while the broker was starting
         with _signals_hurry():
             stopped = local_kafka.stop(spec)
-        if stopped is not None:
+        if stopped:
             echo("Stopped the Kafka broker the demo started (data kept).")
 
 

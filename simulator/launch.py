@@ -49,6 +49,7 @@ from streams.topics import (
     ensure_topics,
     named,
     reports_for,
+    resolve_replication,
 )
 
 
@@ -186,6 +187,7 @@ def ensure_sending_topics(
     (``regsosek topics create`` as the admin principal).
     """
     bootstrap = settings.kafka_bootstrap
+    settings = resolve_replication(settings, security)
     specs = sending_topics(settings, reviews=reviews, paradata=paradata)
     present = describe_topics(bootstrap, [spec.name for spec in specs], security=security)
     reports = {

@@ -39,17 +39,23 @@ def metadata_answered(
     A refused login or certificate counts as "not answering": for readiness the
     cause is in the log at DEBUG, and a wrong password is not a ready client.
     """
+    return broker_count(bootstrap, timeout_s, security=security) > 0
+
+
+def broker_count(
+    bootstrap: str, timeout_s: float = 5.0, *, security: KafkaSecurity = PLAINTEXT
+) -> int:
+    """Brokers the cluster's metadata lists now (0 when it does not answer)."""
     try:
         admin = _admin(bootstrap, timeout_s, security)
     except (KafkaError, OSError, ValueError) as exc:
         log.debug("metadata request to %s failed: %s", bootstrap, exc)
-        return False
+        return 0
     try:
-        cluster = admin.describe_cluster()
-        return bool(cluster.get("brokers"))
+        return len(admin.describe_cluster().get("brokers") or [])
     except (KafkaError, OSError) as exc:
         log.debug("describe_cluster on %s failed: %s", bootstrap, exc)
-        return False
+        return 0
     finally:
         admin.close()
 

@@ -1,11 +1,13 @@
-"""A real single-node Apache Kafka broker (KRaft) for machines without Docker.
+"""A real Apache Kafka (KRaft) for machines without Docker: one broker or a cluster.
 
 The jars come from Maven Central through ``deploy/kafka/pom.xml`` and are cached
-once per pom content, so later starts and ``make setup`` download nothing. The
-broker runs as a detached ``java -cp … kafka.Kafka`` process whose data, pid and
-log live under ``<state_dir>/kafka``. ``stop`` only ever signals the process it
-started: the pid file is checked against the process's command line first, so a
-recycled pid is never killed.
+once per pom content, so later starts and ``make setup`` download nothing. Each
+node runs as a detached ``java -cp … kafka.Kafka`` process whose data, pid and
+log live under ``<state_dir>/kafka`` (one broker) or ``<state_dir>/kafka/node-<n>``
+(a cluster: every node is a broker and a KRaft controller, so a quorum of three
+survives one SIGKILL). ``stop`` only ever signals the processes it started: the
+pid file is checked against the process's command line first, so a recycled pid
+is never killed.
 """
 
 from __future__ import annotations
@@ -31,13 +33,17 @@ from string import Template
 from schemas.errors import BrokerError, DownloadError, MissingToolError, PortInUseError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
 from streams import local_kafka_secure as secure_mode
-from streams.kafka_admin import broker_api_version, metadata_answered
+from streams.kafka_admin import broker_api_version, broker_count, metadata_answered
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
+from streams.topics import FULL_REPLICATION, min_insync_replicas
 
 #: Where the pom, config template and logging config are kept in the repository.
 DEPLOY_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kafka"
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 60.0
+#: Node n of a cluster listens on port + 2(n-1) and controller_port + 2(n-1): with the
+#: default ports (9092, 9093) the nodes take 9092/9093, 9094/9095, 9096/9097.
+NODE_PORT_STRIDE = 2
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -101,14 +107,14 @@ class BrokerLayout:
     def pid_file(self) -> Path:
         return self.root / "broker.pid"
 
-    @property
-    def meta_file(self) -> Path:
-        return self.root / "cluster.json"
-
 
 @dataclass(frozen=True)
 class BrokerSpec:
-    """Everything needed to run one local broker; built from settings at the edge."""
+    """Everything needed to run the local broker or one node of the local cluster.
+
+    ``port`` and ``controller_port`` are the first node's; :func:`nodes` gives a
+    spec per node. Built from settings at the edge.
+    """
 
     host: str
     port: int
@@ -121,18 +127,58 @@ class BrokerSpec:
     secure: bool = False
     #: Topic prefix the ACLs of the secure mode are written for.
     topic_prefix: str = "regsosek"
+    #: Nodes of the local cluster, each a broker and a controller; remembered per state dir.
+    brokers: int = 1
+    #: The node this spec describes (1-based).
+    node_id: int = 1
+
+    @property
+    def client_port(self) -> int:
+        """The client port of the node this spec describes."""
+        return self.port + NODE_PORT_STRIDE * (self.node_id - 1)
+
+    @property
+    def node_controller_port(self) -> int:
+        return self.controller_port + NODE_PORT_STRIDE * (self.node_id - 1)
+
+    @property
+    def address(self) -> str:
+        """The node alone, as host:port."""
+        return f"{self.host}:{self.client_port}"
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        """Every node, so a client starting while one node is down still finds the cluster."""
+        return ",".join(node.address for node in nodes(self))
+
+    @property
+    def cluster_root(self) -> Path:
+        return self.state_dir.resolve() / "kafka"
 
     @property
     def layout(self) -> BrokerLayout:
-        return BrokerLayout.under(self.state_dir)
+        if self.brokers == 1:
+            return BrokerLayout(self.cluster_root)
+        return BrokerLayout(self.cluster_root / f"node-{self.node_id}")
+
+    @property
+    def meta_file(self) -> Path:
+        """Cluster id, secure mode and node count, shared by every node."""
+        return self.cluster_root / "cluster.json"
 
     @property
     def secure_layout(self) -> secure_mode.SecureLayout:
-        return secure_mode.SecureLayout(self.layout.root)
+        """One CA, one broker certificate and one set of passwords for every node."""
+        return secure_mode.SecureLayout(self.cluster_root)
+
+    @property
+    def replication(self) -> int:
+        """Replicas of internal and default topics: 3 once the cluster has 3 brokers."""
+        return min(FULL_REPLICATION, self.brokers)
+
+    def voters(self) -> str:
+        """``controller.quorum.voters``: every node is a controller."""
+        return ",".join(f"{n.node_id}@{self.host}:{n.node_controller_port}" for n in nodes(self))
 
     def admin_security(self) -> KafkaSecurity:
         """How this process's own checks reach the broker: as ``admin`` in secure mode."""
@@ -159,6 +205,11 @@ class BrokerStatus:
 # ---------------------------------------------------------------- pure helpers
 
 
+def nodes(spec: BrokerSpec) -> list[BrokerSpec]:
+    """One spec per node of the cluster ``spec`` belongs to (a single broker: itself)."""
+    return [replace(spec, node_id=node) for node in range(1, spec.brokers + 1)]
+
+
 def render_config(template: str, spec: BrokerSpec, log_dirs: Path, security: str = "") -> str:
     """Fill the server.properties template; unknown placeholders are an error.
 
@@ -168,11 +219,15 @@ def render_config(template: str, spec: BrokerSpec, log_dirs: Path, security: str
     """
     rendered = Template(template).substitute(
         host=spec.host,
-        port=spec.port,
-        controller_port=spec.controller_port,
+        node_id=spec.node_id,
+        voters=spec.voters(),
         log_dirs=str(log_dirs),
         partitions=spec.partitions,
-        **secure_mode.listener_settings(spec.host, spec.port, spec.controller_port, spec.secure),
+        replication=spec.replication,
+        min_insync=min_insync_replicas(spec.replication),
+        **secure_mode.listener_settings(
+            spec.host, spec.client_port, spec.node_controller_port, spec.secure
+        ),
     )
     return rendered.rstrip("\n") + "\n" + _size_limits() + security
 
@@ -307,20 +362,48 @@ def port_free(host: str, port: int) -> bool:
 
 
 def formatted(layout: BrokerLayout) -> bool:
-    """Whether this state directory's storage was formatted already."""
+    """Whether this node's storage was formatted already."""
     return (layout.data_dir / "meta.properties").exists()
 
 
-def formatted_secure(layout: BrokerLayout) -> bool:
-    """Whether the storage was formatted in secure mode (with SCRAM users)."""
+def _cluster_meta(spec: BrokerSpec) -> dict[str, object]:
     try:
-        return bool(json.loads(layout.meta_file.read_text()).get("secure"))
+        meta = json.loads(spec.meta_file.read_text())
     except (FileNotFoundError, ValueError):
-        return False
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def formatted_secure(spec: BrokerSpec) -> bool:
+    """Whether the storage was formatted in secure mode (with SCRAM users)."""
+    return bool(_cluster_meta(spec).get("secure"))
+
+
+def formatted_brokers(spec: BrokerSpec) -> int | None:
+    """How many nodes this state directory was formatted for (None: not yet)."""
+    meta = _cluster_meta(spec)
+    if not meta:
+        return None
+    brokers = meta.get("brokers", 1)
+    return brokers if isinstance(brokers, int) else 1
+
+
+def _cluster_id(spec: BrokerSpec) -> str:
+    """The cluster's id, made once and shared by every node's storage."""
+    meta = _cluster_meta(spec)
+    cluster_id = meta.get("cluster_id")
+    if isinstance(cluster_id, str):
+        return cluster_id
+    cluster_id = new_cluster_id()
+    spec.meta_file.parent.mkdir(parents=True, exist_ok=True)
+    spec.meta_file.write_text(
+        json.dumps({"cluster_id": cluster_id, "secure": spec.secure, "brokers": spec.brokers})
+    )
+    return cluster_id
 
 
 def _format_storage(spec: BrokerSpec, java: str, scram: list[str]) -> None:
-    """Format the KRaft log directory once; the cluster id is kept beside it.
+    """Format one node's KRaft log directory once, with the cluster's id.
 
     ``scram`` holds the ``--add-scram`` arguments of the secure mode: SCRAM
     users can only be bootstrapped into the metadata log at format time.
@@ -328,76 +411,110 @@ def _format_storage(spec: BrokerSpec, java: str, scram: list[str]) -> None:
     layout = spec.layout
     if formatted(layout):
         return
-    cluster_id = new_cluster_id()
     cmd = java_command(
-        spec, java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(layout.config)
+        spec,
+        java,
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        _cluster_id(spec),
+        "-c",
+        str(layout.config),
     )
     result = subprocess.run([*cmd, *scram], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise BrokerError(f"formatting storage failed: {detail[-1] if detail else 'no output'}")
-    layout.meta_file.write_text(json.dumps({"cluster_id": cluster_id, "secure": spec.secure}))
 
 
-def _remembered(spec: BrokerSpec) -> BrokerSpec:
-    """The spec in the mode this state directory was formatted in.
+def remembered(spec: BrokerSpec) -> BrokerSpec:
+    """The spec in the mode and size this state directory was formatted for.
 
     A secure broker stays secure: forgetting ``--secure`` must not start it
     without authentication. A broker formatted without SCRAM users cannot be
-    made secure later; that is an error naming the way out.
+    made secure later, nor a single broker a cluster (its topics have one
+    replica); both are errors naming the way out. A command that does not say
+    how many brokers (``stop``, ``status``) gets the whole cluster.
     """
-    if formatted_secure(spec.layout):
+    brokers = formatted_brokers(spec)
+    if brokers is not None and brokers != spec.brokers:
+        if spec.brokers != 1:
+            raise BrokerError(
+                f"the Kafka in {spec.cluster_root} was formatted for {brokers} broker(s), not "
+                f"{spec.brokers}; use another REGSOSEK_STATE_DIR (or remove its kafka/ directory)"
+            )
+        spec = replace(spec, brokers=brokers)
+    if formatted_secure(spec):
         return replace(spec, secure=True)
-    if spec.secure and formatted(spec.layout):
+    if spec.secure and brokers is not None:
         raise BrokerError(
-            f"the broker in {spec.layout.root} was formatted without SCRAM users; "
+            f"the broker in {spec.cluster_root} was formatted without SCRAM users; "
             "use another REGSOSEK_STATE_DIR for the secure mode (or remove its kafka/ directory)"
         )
     return spec
 
 
 def start(spec: BrokerSpec, echo: Callable[[str], None] = print) -> BrokerStatus:
-    """Start the broker unless ours already runs; return once it answers metadata requests.
+    """Start every node that is not running; return once the cluster answers whole.
 
-    In secure mode the ACLs for ``spec.topic_prefix`` are (re)applied and the
-    principals' ``client-*.env`` files written once it answers.
+    Idempotent per node: after a node was killed, ``start`` brings back that one
+    and leaves the others alone. In secure mode the ACLs for ``spec.topic_prefix``
+    are (re)applied and the principals' ``client-*.env`` files written once it answers.
     """
-    spec = _remembered(spec)
-    layout = spec.layout
-    running = read_pid(layout)
-    if running is not None:
-        echo(f"Kafka already running (pid {running}) at {spec.bootstrap}; nothing to do.")
+    spec = remembered(spec)
+    idle = [node for node in nodes(spec) if read_pid(node.layout) is None]
+    if not idle:
+        echo(f"Kafka already running at {spec.bootstrap}; nothing to do.")
         return status(spec)
     java = find_tool("java", "install a JDK 17 (apt-get install openjdk-17-jre-headless)")
-    for port in (spec.port, spec.controller_port):
-        if not port_free(spec.host, port):
-            raise PortInUseError(f"port {port} on {spec.host} is in use by another process")
+    for node in idle:
+        for port in (node.client_port, node.node_controller_port):
+            if not port_free(spec.host, port):
+                raise PortInUseError(f"port {port} on {spec.host} is in use by another process")
     cache, downloaded = fetch_jars(spec)
     echo(("Fetched" if downloaded else "Reusing cached") + f" Kafka jars in {cache.libs}")
-    for directory in (layout.data_dir, layout.log_dir):
-        directory.mkdir(parents=True, exist_ok=True)
-    template = (DEPLOY_DIR / "server.properties.template").read_text()
     security, scram = "", list[str]()
     if spec.secure:
         security, scram = _prepare_secure(spec, java)
+    launched = [(node, _launch(node, java, security, scram)) for node in idle]
+    # A cluster's nodes answer only once a quorum of controllers runs: all are launched first.
+    for node, proc in launched:
+        _wait_ready(node, proc)
+    _wait_whole(spec)
+    if spec.secure:
+        _finish_secure(spec, echo)
+    if spec.brokers > 1:
+        echo(
+            f"{spec.brokers} brokers; topics get {spec.replication} replicas, min.insync "
+            f"{min_insync_replicas(spec.replication)}; clients: "
+            f"REGSOSEK_KAFKA_BOOTSTRAP={spec.bootstrap}"
+        )
+    return status(spec)
+
+
+def _launch(
+    node: BrokerSpec, java: str, security: str, scram: list[str]
+) -> subprocess.Popen[bytes]:
+    """Render one node's config, format its storage once and start its process."""
+    layout = node.layout
+    for directory in (layout.data_dir, layout.log_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    template = (DEPLOY_DIR / "server.properties.template").read_text()
     # 0600: in secure mode it holds the key store and admin passwords
     secure_mode.write_private(
-        layout.config, render_config(template, spec, layout.data_dir, security)
+        layout.config, render_config(template, node, layout.data_dir, security)
     )
-    _format_storage(spec, java, scram)
+    _format_storage(node, java, scram)
     with layout.console_log.open("ab") as console:
         proc = subprocess.Popen(
-            java_command(spec, java, "kafka.Kafka", str(layout.config)),
+            java_command(node, java, "kafka.Kafka", str(layout.config)),
             stdout=console,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     layout.pid_file.write_text(str(proc.pid))
-    _wait_ready(spec, proc)
-    if spec.secure:
-        _finish_secure(spec, echo)
-    return status(spec)
+    return proc
 
 
 def _prepare_secure(spec: BrokerSpec, java: str) -> tuple[str, list[str]]:
@@ -406,7 +523,8 @@ def _prepare_secure(spec: BrokerSpec, java: str) -> tuple[str, list[str]]:
     if not Path(keytool).exists():
         keytool = find_tool("keytool", "install a JDK 17 (apt-get install openjdk-17-jdk-headless)")
     layout = spec.secure_layout
-    spec.layout.root.chmod(secure_mode.PRIVATE_DIR)  # its data holds the submissions in clear
+    spec.cluster_root.mkdir(parents=True, exist_ok=True)
+    spec.cluster_root.chmod(secure_mode.PRIVATE_DIR)  # its data holds the submissions in clear
     passwords = secure_mode.ensure_passwords(layout)
     secure_mode.ensure_certificates(layout, keytool, spec.host, passwords["store"])
     block = secure_mode.security_properties(layout, passwords)
@@ -423,6 +541,7 @@ def _finish_secure(spec: BrokerSpec, echo: Callable[[str], None]) -> None:
 
 
 def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
+    """Until this node answers a metadata request itself."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -431,12 +550,29 @@ def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
                 f"broker exited with code {proc.returncode} during start-up: "
                 f"{_last_error(spec.layout)} (log: {spec.layout.server_log})"
             )
-        if metadata_answered(spec.bootstrap, timeout_s=2.0, security=spec.admin_security()):
+        if metadata_answered(spec.address, timeout_s=2.0, security=spec.admin_security()):
             return
         time.sleep(0.5)
     raise BrokerError(
         f"broker did not answer a metadata request within {READY_TIMEOUT_S:.0f}s "
         f"(log: {spec.layout.server_log})"
+    )
+
+
+def _wait_whole(spec: BrokerSpec) -> None:
+    """Until the cluster's metadata lists every node: topics with 3 replicas need all three."""
+    if spec.brokers == 1:
+        return
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = broker_count(spec.bootstrap, timeout_s=2.0, security=spec.admin_security())
+        if seen >= spec.brokers:
+            return
+        time.sleep(0.5)
+    raise BrokerError(
+        f"the cluster lists {seen} of {spec.brokers} brokers after {READY_TIMEOUT_S:.0f}s "
+        f"(logs under {spec.cluster_root})"
     )
 
 
@@ -449,19 +585,29 @@ def _last_error(layout: BrokerLayout) -> str:
     return "no error in the log"
 
 
-def stop(spec: BrokerSpec) -> int | None:
-    """Stop the broker we started (SIGTERM, then SIGKILL after a timeout); return its pid."""
-    layout = spec.layout
-    pid = read_pid(layout)
-    if pid is None:
-        layout.pid_file.unlink(missing_ok=True)
-        return None
-    os.kill(pid, signal.SIGTERM)
-    if not _wait_gone(pid, layout, STOP_TIMEOUT_S):
-        os.kill(pid, signal.SIGKILL)
-        _wait_gone(pid, layout, 10.0)
-    layout.pid_file.unlink(missing_ok=True)
-    return pid
+def stop(spec: BrokerSpec) -> list[int]:
+    """Stop every node we started (SIGTERM, then SIGKILL after a timeout); their pids."""
+    running = []
+    for node in nodes(_remembered_quietly(spec)):
+        pid = read_pid(node.layout)
+        if pid is None:
+            node.layout.pid_file.unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        running.append((node, pid))
+    # All at once: a node told to stop after the others would wait for a lost quorum.
+    for node, pid in running:
+        if not _wait_gone(pid, node.layout, STOP_TIMEOUT_S):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, node.layout, 10.0)
+        node.layout.pid_file.unlink(missing_ok=True)
+    return [pid for _, pid in running]
+
+
+def _remembered_quietly(spec: BrokerSpec) -> BrokerSpec:
+    """The remembered cluster size, without refusing a mode mismatch (stopping is always fine)."""
+    brokers = formatted_brokers(spec)
+    return replace(spec, brokers=brokers) if brokers else spec
 
 
 def _wait_gone(pid: int, layout: BrokerLayout, timeout_s: float) -> bool:
@@ -476,14 +622,30 @@ def _wait_gone(pid: int, layout: BrokerLayout, timeout_s: float) -> bool:
 
 
 def status(spec: BrokerSpec) -> BrokerStatus:
-    """Our process's pid and whether the bootstrap address answers metadata requests."""
-    spec = _remembered(spec) if not spec.secure else spec
-    pid = read_pid(spec.layout)
+    """Whether our nodes run and the cluster answers metadata requests (the first pid)."""
+    spec = remembered(spec) if not spec.secure else spec
+    return _summary(spec, node_statuses(spec))
+
+
+def node_statuses(spec: BrokerSpec) -> list[BrokerStatus]:
+    """Each node: its pid, and whether it answers on its own address."""
     security = spec.admin_security()
-    answering = metadata_answered(spec.bootstrap, timeout_s=2.0, security=security)
+    found = []
+    for node in nodes(spec):
+        pid = read_pid(node.layout)
+        answering = metadata_answered(node.address, timeout_s=2.0, security=security)
+        found.append(BrokerStatus(pid, pid is not None, answering, node.address, None))
+    return found
+
+
+def _summary(spec: BrokerSpec, each: list[BrokerStatus]) -> BrokerStatus:
+    security = spec.admin_security()
+    pid = next((node.pid for node in each if node.pid is not None), None)
+    answering = any(node.answering for node in each)
     version = None
     if answering and spec.jars.complete and pid is not None:
         version = spec.jars.kafka_version()
     elif answering:
         version = broker_api_version(spec.bootstrap, security=security)
-    return BrokerStatus(pid, pid is not None, answering, spec.bootstrap, version)
+    running = all(node.running for node in each)
+    return BrokerStatus(pid, running, answering, spec.bootstrap, version)

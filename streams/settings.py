@@ -230,7 +230,12 @@ class Settings(BaseSettings):
         description="Start of every topic name (<prefix>.submissions) and the worker's group id.",
     )
     topic_partitions: int = Field(6, ge=1, description="Partitions of each regsosek.* topic.")
-    topic_replication: int = Field(1, ge=1, description="Replication factor of each topic.")
+    topic_replication: int | None = Field(
+        None,
+        ge=1,
+        description="Replication factor of each topic; unset: 3 when the cluster has 3 or more "
+        "brokers (with min.insync.replicas 2), else the number of brokers.",
+    )
     topic_retention_ms: int = Field(
         90 * 24 * 3600 * 1000,
         description="Retention of the submission topics (default 90 days: fieldwork + edits).",

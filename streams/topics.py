@@ -35,6 +35,7 @@ from kafka.errors import (
 
 from schemas.errors import BrokerError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
+from streams.kafka_admin import broker_count
 from streams.kafka_security import PLAINTEXT, KafkaSecurity
 from streams.settings import Settings
 
@@ -120,6 +121,42 @@ class TopicInfo:
     replication: int
 
 
+#: Replicas of every topic once the cluster has this many brokers.
+FULL_REPLICATION = 3
+
+
+def replication_for(configured: int | None, brokers: int) -> int:
+    """The configured factor, or 3 once the cluster has 3 brokers (else as many as it has).
+
+    Left unset on purpose by default: the same settings serve the single local
+    broker (1 replica) and a cluster, where anything below 3 would lose
+    acknowledged submissions with one disk.
+    """
+    if configured is not None:
+        return configured
+    return max(1, min(FULL_REPLICATION, brokers))
+
+
+def resolve_replication(settings: Settings, security: KafkaSecurity = PLAINTEXT) -> Settings:
+    """``settings`` with the replication factor decided, asking the cluster when unset."""
+    if settings.topic_replication is not None:
+        return settings
+    brokers = broker_count(settings.kafka_bootstrap, security=security)
+    if brokers == 0:
+        raise BrokerError(
+            f"no broker answered at {settings.kafka_bootstrap} to tell the replication factor "
+            "(set REGSOSEK_TOPIC_REPLICATION, or start Kafka: `regsosek kafka start`)"
+        )
+    return settings.model_copy(update={"topic_replication": replication_for(None, brokers)})
+
+
+def replication_of(settings: Settings) -> int:
+    """The decided replication factor; unset here is a wiring bug, not a configuration."""
+    if settings.topic_replication is None:
+        raise RuntimeError("topic replication not decided: call resolve_replication first")
+    return settings.topic_replication
+
+
 def min_insync_replicas(replication: int) -> int:
     """``min.insync.replicas`` that keeps ``acks=all`` meaningful yet writable.
 
@@ -131,10 +168,18 @@ def min_insync_replicas(replication: int) -> int:
     return 2 if replication >= 3 else 1
 
 
+def compacted_configs(settings: Settings) -> dict[str, str]:
+    """A compacted state topic (a changelog) held with the same durability as the rest."""
+    return {
+        "cleanup.policy": "compact",
+        "min.insync.replicas": str(min_insync_replicas(replication_of(settings))),
+    }
+
+
 def topic_configs(settings: Settings, *, retention: bool = True) -> dict[str, str]:
     """Broker-side configs shared by every regsosek topic (all values are strings)."""
     configs = {
-        "min.insync.replicas": str(min_insync_replicas(settings.topic_replication)),
+        "min.insync.replicas": str(min_insync_replicas(replication_of(settings))),
         # Keep what producers sent: the SDK compresses batches already, and the
         # broker recompressing them would cost CPU for nothing.
         "compression.type": "producer",
@@ -154,7 +199,7 @@ def desired_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(
             name=named(name, settings.topic_prefix),
             partitions=settings.topic_partitions,
-            replication=settings.topic_replication,
+            replication=replication_of(settings),
             configs=topic_configs(settings),
             purpose=_PURPOSE[name],
         )

@@ -9,6 +9,7 @@ assembled from Maven Central; the embedded chdb engine). Never a fake.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -58,6 +59,15 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_port_run(count: int, stride: int) -> int:
+    """A port p with p, p+stride, … (count ports) all free on loopback: a local cluster's."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000)
+        if all(local_kafka.port_free("127.0.0.1", base + i * stride) for i in range(count)):
+            return base
+    raise RuntimeError(f"no run of {count} free ports with stride {stride} found")
 
 
 def docker_engine_answers() -> bool:

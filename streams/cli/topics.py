@@ -32,8 +32,8 @@ def create(settings: Settings, timeout: float, strict: bool) -> None:
     partitions would move households to other partitions, which stays an
     operator's decision.
     """
-    specs = topics.desired_topics(settings)
     security = KafkaSecurity.from_settings(settings)
+    specs = topics.desired_topics(topics.resolve_replication(settings, security))
     reports = topics.ensure_topics(
         settings.kafka_bootstrap, specs, timeout_s=timeout, security=security
     )

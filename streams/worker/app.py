@@ -53,8 +53,8 @@ def changelog_spec(wapp: WorkerApp, settings: Settings) -> names.TopicSpec:
     return names.TopicSpec(
         name=wapp.dedup.changelog_topic.get_topic_name(),
         partitions=settings.topic_partitions,
-        replication=settings.topic_replication,
-        configs={"cleanup.policy": "compact"},
+        replication=names.replication_of(settings),
+        configs=names.compacted_configs(settings),
         purpose="the worker's dedup table (Faust changelog)",
     )
 
@@ -84,7 +84,7 @@ def build_app(settings: Settings) -> WorkerApp:
             "middlewares": [middleware(OperatorTokens.from_settings(settings))]
         },
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
+        topic_replication_factor=names.replication_of(settings),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=5,

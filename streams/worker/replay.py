@@ -228,8 +228,8 @@ class ReplayRunner:
                 TopicSpec(
                     changelog,
                     settings.topic_partitions,
-                    settings.topic_replication,
-                    configs={"cleanup.policy": "compact"},
+                    names.replication_of(settings),
+                    configs=names.compacted_configs(settings),
                     purpose="a replay's dedup table",
                 )
             ],

@@ -36,7 +36,7 @@ from sinks.writer import ClickHouseWriter, RetryPolicy, WriteResult
 from streams import topics as names
 from streams.kafka_security import KafkaSecurity
 from streams.settings import Settings
-from streams.topics import desired_topics, ensure_topics
+from streams.topics import desired_topics, ensure_topics, resolve_replication
 from streams.worker import diagnostics, web
 from streams.worker.app import WorkerApp, build_app, changelog_spec
 from streams.worker.board_page import install_board
@@ -154,6 +154,8 @@ def create_worker(
     ``registry`` receives the worker's metrics (a fresh one when not given).
     """
     setup = compute_setup(settings)  # refuses a missing or weak NIK key before anything starts
+    security = KafkaSecurity.from_settings(settings)
+    settings = resolve_replication(settings, security)
     regions = load_regions(settings.regions_file or DEFAULT_REGIONS_FILE)
     frame = load_frame(settings.frame_directory)
     if frame.empty:
@@ -173,7 +175,6 @@ def create_worker(
     log.info("ClickHouse: %s; migrations applied: %s", describe(client, dsn), applied or "none")
     # Topics must exist before the group joins: Faust notices topics created later only at
     # its next metadata refresh, minutes after the first submissions arrived.
-    security = KafkaSecurity.from_settings(settings)
     ensure_topics(settings.kafka_bootstrap, desired_topics(settings), security=security)
     wapp = build_app(settings)
     ensure_topics(settings.kafka_bootstrap, [changelog_spec(wapp, settings)], security=security)

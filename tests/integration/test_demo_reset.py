@@ -27,13 +27,16 @@ def test_reset_clears_a_previous_run_and_nothing_else(
     database = f"reset_{tag}"
     settings = Settings(
         state_dir=tmp_path,
+        topic_replication=1,
         topic_prefix=prefix,
         topic_partitions=1,
         clickhouse_dsn=clickhouse.dsn,
         clickhouse_database=database,
     )
     changelog = f"{prefix}-worker-household-dedup-changelog"
-    kept = [spec.name for spec in desired_topics(Settings(topic_prefix=neighbour))]
+    kept = [
+        spec.name for spec in desired_topics(Settings(topic_prefix=neighbour, topic_replication=1))
+    ]
     platform = desired_topics(settings)
     specs = [
         *platform,

@@ -69,7 +69,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_kafka.Bro
     try:
         ensure_topics(
             spec.bootstrap,
-            desired_topics(Settings(topic_prefix=PREFIX, topic_partitions=3)),
+            desired_topics(Settings(topic_prefix=PREFIX, topic_partitions=3, topic_replication=1)),
             security=as_(spec, "admin"),
         )
         yield spec

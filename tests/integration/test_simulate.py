@@ -340,6 +340,7 @@ def test_sdk_simulation_as_the_field_principal(
     layout = SecureLayout(secure_broker.layout.root)
     settings = Settings(
         state_dir=tmp_path,
+        topic_replication=1,
         kafka_bootstrap=secure_broker.bootstrap,
         kafka_security_protocol="SASL_SSL",
         kafka_username="field",

@@ -102,7 +102,7 @@ def test_ensure_creates_with_configs_and_reports_too_few_partitions(
 def test_desired_retention_reaches_the_broker(
     kafka: KafkaBackend, unique_topic: Callable[[str], str]
 ) -> None:
-    settings = Settings(topic_partitions=2, topic_retention_ms=7_200_000)
+    settings = Settings(topic_partitions=2, topic_retention_ms=7_200_000, topic_replication=1)
     spec = desired_topics(settings)[0]
     name = unique_topic("retention")
     (report,) = ensure_topics(

@@ -56,7 +56,9 @@ def test_another_prefix_deletes_its_own_topics() -> None:
 
 def test_plan_matches_what_the_worker_creates(tmp_path: Path) -> None:
     """Group, internal topics and Faust folder as the worker's Faust app names them."""
-    settings = Settings(state_dir=tmp_path, topic_prefix="demo7", clickhouse_database="demo7db")
+    settings = Settings(
+        state_dir=tmp_path, topic_prefix="demo7", clickhouse_database="demo7db", topic_replication=1
+    )
     reset = demo_reset.plan(settings, tmp_path / "demo")
     worker = build_app(settings)
     assert reset.group == worker.app.conf.id == "demo7-worker"

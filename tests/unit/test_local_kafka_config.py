@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from schemas.errors import BrokerError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
 from streams import local_kafka
 
@@ -89,3 +91,58 @@ def test_a_dead_pid_is_not_our_broker(tmp_path: Path) -> None:
     assert local_kafka.read_pid(layout) is None
     layout.pid_file.write_text("1")  # init: alive, but not a broker of ours
     assert local_kafka.read_pid(layout) is None
+
+
+def _props(rendered: str) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in rendered.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def test_a_cluster_of_three_has_three_voters_three_replicas_and_min_insync_two(
+    tmp_path: Path,
+) -> None:
+    template = (local_kafka.DEPLOY_DIR / "server.properties.template").read_text()
+    cluster = replace(_spec(tmp_path), brokers=3)
+    nodes = local_kafka.nodes(cluster)
+    assert [node.node_id for node in nodes] == [1, 2, 3]
+    assert cluster.bootstrap == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    props = [
+        _props(local_kafka.render_config(template, node, node.layout.data_dir)) for node in nodes
+    ]
+    voters = "1@127.0.0.1:19093,2@127.0.0.1:19095,3@127.0.0.1:19097"
+    assert {p["controller.quorum.voters"] for p in props} == {voters}
+    assert [p["node.id"] for p in props] == ["1", "2", "3"]
+    assert props[2]["listeners"] == "PLAINTEXT://127.0.0.1:19096,CONTROLLER://127.0.0.1:19097"
+    for p in props:
+        assert p["default.replication.factor"] == "3"
+        assert p["offsets.topic.replication.factor"] == "3"
+        assert p["min.insync.replicas"] == "2"
+        assert p["transaction.state.log.min.isr"] == "2"
+    # every port distinct, every node its own data directory, one shared secure layout
+    ports = [n.client_port for n in nodes] + [n.node_controller_port for n in nodes]
+    assert len(set(ports)) == 6
+    assert len({n.layout.data_dir for n in nodes}) == 3
+    assert {n.secure_layout.root for n in nodes} == {tmp_path.resolve() / "kafka"}
+
+
+def test_a_single_broker_keeps_its_old_layout_and_one_replica(tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    assert spec.layout.root == tmp_path.resolve() / "kafka"
+    assert spec.bootstrap == "127.0.0.1:19092"
+    template = (local_kafka.DEPLOY_DIR / "server.properties.template").read_text()
+    props = _props(local_kafka.render_config(template, spec, tmp_path / "data"))
+    assert props["default.replication.factor"] == "1"
+    assert props["min.insync.replicas"] == "1"
+
+
+def test_a_state_directory_remembers_its_cluster_size(tmp_path: Path) -> None:
+    cluster = replace(_spec(tmp_path), brokers=3)
+    cluster.meta_file.parent.mkdir(parents=True)
+    cluster.meta_file.write_text('{"cluster_id": "x", "secure": false, "brokers": 3}')
+    # `stop` and `status` do not say how many: they get the whole cluster
+    assert local_kafka.remembered(_spec(tmp_path)).brokers == 3
+    with pytest.raises(BrokerError, match="formatted for 3 broker"):
+        local_kafka.remembered(replace(_spec(tmp_path), brokers=5))

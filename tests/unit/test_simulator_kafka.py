@@ -31,14 +31,14 @@ def test_without_security_the_producer_stays_plaintext() -> None:
 
 
 def test_the_simulator_ensures_only_the_topic_a_field_app_writes() -> None:
-    settings = Settings(topic_prefix="staging", topic_partitions=4)
+    settings = Settings(topic_prefix="staging", topic_partitions=4, topic_replication=1)
     (spec,) = sending_topics(settings)
     assert spec.name == "staging.submissions"
     assert spec.partitions == 4
 
 
 def test_only_absent_topics_are_created() -> None:
-    specs = sending_topics(Settings(topic_partitions=6))
+    specs = sending_topics(Settings(topic_partitions=6, topic_replication=1))
     assert missing_topics(specs, []) == specs
     assert missing_topics(specs, [TopicInfo("regsosek.submissions", 6, 1)]) == []
     # fewer partitions than desired: reported by ensure_topics' report, never re-created

@@ -44,13 +44,13 @@ def test_admin_request_is_what_kafka_python_3_takes() -> None:
 
 
 def test_configs_are_all_strings_as_the_admin_protocol_requires() -> None:
-    configs = topics.topic_configs(Settings())
+    configs = topics.topic_configs(Settings(topic_replication=1))
     assert all(isinstance(value, str) for value in configs.values())
 
 
 def test_record_size_limit_is_set_on_purpose_above_the_producers() -> None:
     """Every topic takes what a producer may send (schemas/limits.py)."""
-    configs = topics.topic_configs(Settings())
+    configs = topics.topic_configs(Settings(topic_replication=1))
     assert configs["max.message.bytes"] == str(BROKER_MESSAGE_MAX_BYTES)
     assert BROKER_MESSAGE_MAX_BYTES > MAX_RECORD_BYTES
 
@@ -90,3 +90,31 @@ def test_other_creation_errors_are_broker_errors() -> None:
     }
     with pytest.raises(BrokerError, match="x: broker refused creation: Replication factor"):
         topics._creation_outcome(answer)
+
+
+@pytest.mark.parametrize(
+    ("configured", "brokers", "expected"),
+    [(None, 1, 1), (None, 2, 2), (None, 3, 3), (None, 5, 3), (2, 5, 2), (3, 1, 3)],
+)
+def test_replication_is_three_once_the_cluster_allows_it(
+    configured: int | None, brokers: int, expected: int
+) -> None:
+    """Unset: as many replicas as brokers up to 3; set: the operator's number, even if refused."""
+    assert topics.replication_for(configured, brokers) == expected
+
+
+def test_three_replicas_need_two_in_sync_for_every_topic_and_the_changelog() -> None:
+    settings = Settings(topic_replication=3)
+    assert {spec.replication for spec in topics.desired_topics(settings)} == {3}
+    assert {spec.configs["min.insync.replicas"] for spec in topics.desired_topics(settings)} == {
+        "2"
+    }
+    assert topics.compacted_configs(settings) == {
+        "cleanup.policy": "compact",
+        "min.insync.replicas": "2",
+    }
+
+
+def test_an_undecided_replication_is_a_wiring_error_not_a_silent_one() -> None:
+    with pytest.raises(RuntimeError, match="resolve_replication"):
+        topics.desired_topics(Settings())
