@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
 
-.PHONY: help setup system-packages kafka-jars lock lint typecheck test test-unit test-integration demo bench bench-micro clean
+.PHONY: help setup system-packages kafka-jars k8s-tools lock lint typecheck test test-unit test-integration demo bench bench-micro clean
 
 help: ## Show this help.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -37,13 +37,22 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: system-packages $(STAMP) kafka-jars ## System packages, virtual environment, dependencies and Kafka jars (idempotent).
+setup: system-packages $(STAMP) kafka-jars k8s-tools ## System packages, virtual environment, dependencies, Kafka jars, k8s validation tools (idempotent).
 
 system-packages: ## Java 17, Maven, Prometheus, Chromium, python3-venv: installed with apt-get as root, else the command to run.
 	@$(SYSTEM)
 
 kafka-jars: $(STAMP) ## Fetch Apache Kafka's jars from Maven Central once into the cache.
 	$(BIN)/regsosek kafka fetch
+
+# kubeconform (deploy/k8s validation, docs/kubernetes.md) is built from the Go module proxy into
+# the venv; the JSON schemas it checks against are prepared once in the cache by tests/k8s_schemas.py.
+$(BIN)/kubeconform: | $(STAMP)
+	@command -v go > /dev/null 2>&1 || { echo "go is missing; install it: apt-get install -y golang-go" >&2; exit 1; }
+	GOBIN=$(abspath $(BIN)) GOTOOLCHAIN=local go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+
+k8s-tools: $(STAMP) $(BIN)/kubeconform ## kubeconform and the schemas deploy/k8s is validated against (cached, offline afterwards).
+	$(BIN)/python -m tests.k8s_schemas
 
 lock: $(STAMP) ## Re-resolve requirements.lock (pins with hashes) after a pyproject.toml change; commit both.
 	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \

@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "streams.cli.replay",
     "streams.cli.rejections",
     "streams.cli.export",
+    "streams.cli.k8s",
 )
 
 
