@@ -7,6 +7,13 @@ mode also turns every MergeTree engine into its Replicated twin and puts a
 ``Distributed`` table in front of each sharded (``${local}``) table. So one
 text serves the embedded engine, a server and a cluster.
 
+``per_node=True`` renders the cluster form without ``ON CLUSTER``: the same
+Replicated and Distributed tables, to be applied on every node in turn. That
+is the form for an engine with no distributed DDL queue (the embedded chdb
+engine has no DDL worker: ``ON CLUSTER`` fails there with "Replicated DDL
+queries are disabled") or a cluster whose servers run without
+``<distributed_ddl>``; tests/integration/test_cluster_ddl.py applies it.
+
 :func:`migrate` runs at worker start and from ``regsosek db migrate``. Every
 statement is ``IF NOT EXISTS`` / ``OR REPLACE``, and a step is recorded in
 ``{database}.schema_migrations`` only after all its statements succeeded, so
@@ -85,8 +92,10 @@ class Migration:
         """Of the template, not the rendering: the same for every database and cluster."""
         return hashlib.sha256(self.template.encode("utf-8")).hexdigest()
 
-    def statements(self, database: str, cluster: str | None = None) -> list[str]:
-        return render(self.template, database=database, cluster=cluster)
+    def statements(
+        self, database: str, cluster: str | None = None, *, per_node: bool = False
+    ) -> list[str]:
+        return render(self.template, database=database, cluster=cluster, per_node=per_node)
 
 
 def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
@@ -111,21 +120,34 @@ def check_names(database: str, cluster: str | None) -> None:
         raise ConfigurationError(f"cluster name {cluster!r} has characters DDL cannot take")
 
 
-def render(template: str, *, database: str, cluster: str | None = None) -> list[str]:
-    """The executable statements of a template for one node or for ``cluster``."""
+def render(
+    template: str, *, database: str, cluster: str | None = None, per_node: bool = False
+) -> list[str]:
+    """The executable statements of a template for one node or for ``cluster``.
+
+    ``per_node`` keeps the cluster's tables but drops ``ON CLUSTER`` (see the
+    module docstring); it means nothing without a cluster.
+    """
     check_names(database, cluster)
+    on_cluster = on_cluster_clause(cluster, per_node=per_node)
     text = Template(template).substitute(
-        db=database,
-        on_cluster=f"ON CLUSTER '{cluster}'" if cluster else "",
-        local="_local" if cluster else "",
+        db=database, on_cluster=on_cluster, local="_local" if cluster else ""
     )
     statements = split_statements(text)
     if cluster is None:
         return statements
     rendered: list[str] = []
     for statement in statements:
-        rendered.extend(_for_cluster(statement, database, cluster))
+        rendered.extend(_for_cluster(statement, database, cluster, on_cluster))
     return rendered
+
+
+def on_cluster_clause(cluster: str | None, *, per_node: bool = False) -> str:
+    """``ON CLUSTER 'name'`` for DDL the cluster's DDL queue runs everywhere; else empty."""
+    if cluster is None or per_node:
+        return ""
+    check_names(DEFAULT_DATABASE, cluster)
+    return f"ON CLUSTER '{cluster}'"
 
 
 def split_statements(text: str) -> list[str]:
@@ -138,7 +160,7 @@ def split_statements(text: str) -> list[str]:
     return [part for part in parts if part]
 
 
-def _for_cluster(statement: str, database: str, cluster: str) -> list[str]:
+def _for_cluster(statement: str, database: str, cluster: str, on_cluster: str) -> list[str]:
     """Replicated engine for a table; a Distributed table in front of a sharded one."""
     match = _CREATE_TABLE.match(statement)
     if not match:
@@ -161,16 +183,18 @@ def _for_cluster(statement: str, database: str, cluster: str) -> list[str]:
     distributed_args = f"'{cluster}', '{database}', '{table}'" + (f", {key}" if key else "")
     return [
         local_statement,
-        f"CREATE TABLE IF NOT EXISTS {database}.{front} ON CLUSTER '{cluster}'"
+        f"CREATE TABLE IF NOT EXISTS {database}.{front}{' ' if on_cluster else ''}{on_cluster}"
         f" AS {database}.{table} ENGINE = Distributed({distributed_args})",
     ]
 
 
-def plan(database: str = DEFAULT_DATABASE, cluster: str | None = None) -> list[str]:
+def plan(
+    database: str = DEFAULT_DATABASE, cluster: str | None = None, *, per_node: bool = False
+) -> list[str]:
     """Every statement a fresh database needs, in order (for review and ``--sql``)."""
-    statements = _preamble(database, cluster)
+    statements = _preamble(database, cluster, per_node=per_node)
     for migration in load_migrations():
-        statements.extend(migration.statements(database, cluster))
+        statements.extend(migration.statements(database, cluster, per_node=per_node))
     return statements
 
 
@@ -180,12 +204,12 @@ def created_objects(statements: list[str]) -> list[str]:
     return [match.group(1) for match in names if match]
 
 
-def _preamble(database: str, cluster: str | None) -> list[str]:
+def _preamble(database: str, cluster: str | None, *, per_node: bool = False) -> list[str]:
     check_names(database, cluster)
-    on_cluster = f" ON CLUSTER '{cluster}'" if cluster else ""
+    on_cluster = on_cluster_clause(cluster, per_node=per_node)
     return [
-        f"CREATE DATABASE IF NOT EXISTS {database}{on_cluster}",
-        *render(_BOOTSTRAP, database=database, cluster=cluster),
+        f"CREATE DATABASE IF NOT EXISTS {database}{' ' if on_cluster else ''}{on_cluster}",
+        *render(_BOOTSTRAP, database=database, cluster=cluster, per_node=per_node),
     ]
 
 
@@ -201,10 +225,17 @@ def applied_migrations(client: Client, database: str = DEFAULT_DATABASE) -> dict
 
 
 def migrate(
-    client: Client, *, database: str = DEFAULT_DATABASE, cluster: str | None = None
+    client: Client,
+    *,
+    database: str = DEFAULT_DATABASE,
+    cluster: str | None = None,
+    per_node: bool = False,
 ) -> list[str]:
-    """Apply the pending migrations in order; return the names applied (empty = up to date)."""
-    for statement in _preamble(database, cluster):
+    """Apply the pending migrations in order; return the names applied (empty = up to date).
+
+    ``per_node``: the cluster form without ``ON CLUSTER``, for this node only.
+    """
+    for statement in _preamble(database, cluster, per_node=per_node):
         _execute(client, statement, "bootstrap")
     done = applied_migrations(client, database)
     applied: list[str] = []
@@ -217,7 +248,7 @@ def migrate(
                     migration.name,
                 )
             continue
-        for statement in migration.statements(database, cluster):
+        for statement in migration.statements(database, cluster, per_node=per_node):
             _execute(client, statement, migration.name)
         _record(client, database, migration)
         log.info("applied migration %s to %s", migration.name, database)

@@ -74,6 +74,28 @@ def test_cluster_plan_runs_everything_on_the_cluster() -> None:
         assert "ON CLUSTER 'bps_jatim'" in statement, statement.splitlines()[0]
 
 
+def test_per_node_plan_is_the_cluster_plan_without_on_cluster() -> None:
+    """For an engine without distributed DDL: the same tables, applied node by node."""
+    clustered = plan("regsosek", "bps_jatim")
+    per_node = plan("regsosek", "bps_jatim", per_node=True)
+    assert len(per_node) == len(clustered)
+    for on_cluster, local in zip(clustered, per_node, strict=True):
+        assert "ON CLUSTER" not in local
+        assert " ".join(local.split()) == " ".join(
+            on_cluster.replace(" ON CLUSTER 'bps_jatim'", "").split()
+        )
+    assert per_node[0] == "CREATE DATABASE IF NOT EXISTS regsosek"
+    assert any("ENGINE = ReplicatedReplacingMergeTree(" in s for s in per_node)
+    assert any(
+        s.startswith("CREATE TABLE IF NOT EXISTS regsosek.households AS regsosek.households_local")
+        for s in per_node
+    )
+
+
+def test_per_node_means_nothing_without_a_cluster() -> None:
+    assert plan("regsosek", per_node=True) == plan("regsosek")
+
+
 def test_cluster_engines_are_replicated() -> None:
     for statement in plan("regsosek", "c1"):
         engine = re.search(r"ENGINE = (\w+)", statement)
