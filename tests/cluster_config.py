@@ -27,10 +27,16 @@ class NodeConfig:
     zookeeper: tuple[str, int]
     tcp_port: int | None = None  # set for chdb: makes its own host:port "local" to the cluster
     log_dir: Path | None = None
+    interserver_host: str | None = None  # the name other replicas fetch parts from
+    credentials: tuple[str, str] | None = None  # user, password for Distributed's own connections
 
     def xml(self) -> str:
+        login = ""
+        if self.credentials is not None:
+            user, password = self.credentials
+            login = f"<user>{escape(user)}</user><password>{escape(password)}</password>"
         replicas = "".join(
-            f"<replica><host>{escape(host)}</host><port>{port}</port></replica>"
+            f"<replica><host>{escape(host)}</host><port>{port}</port>{login}</replica>"
             for host, port in self.replicas
         )
         zk_host, zk_port = self.zookeeper
@@ -45,6 +51,10 @@ class NodeConfig:
             f"</shard></{self.cluster}></remote_servers>",
             f"<distributed_ddl><path>{DDL_QUEUE}</path></distributed_ddl>",
         ]
+        if self.interserver_host is not None:
+            parts.append(
+                f"<interserver_http_host>{escape(self.interserver_host)}</interserver_http_host>"
+            )
         if self.tcp_port is not None:
             parts.append(f"<tcp_port>{self.tcp_port}</tcp_port>")
         if self.log_dir is not None:

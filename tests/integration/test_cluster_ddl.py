@@ -315,7 +315,7 @@ ZOOKEEPER_IMAGE = "zookeeper:3.8.4"
 def test_two_replicas_apply_on_cluster_and_replicate(
     tmp_path: Path,
 ) -> None:  # pragma: no cover - needs a Docker engine
-    from testcontainers.clickhouse import ClickHouseContainer  # noqa: PLC0415
+    from testcontainers.community.clickhouse import ClickHouseContainer  # noqa: PLC0415
     from testcontainers.core.container import DockerContainer  # noqa: PLC0415
     from testcontainers.core.network import Network  # noqa: PLC0415
     from testcontainers.core.waiting_utils import wait_for_logs  # noqa: PLC0415
@@ -331,26 +331,28 @@ def test_two_replicas_apply_on_cluster_and_replicate(
         .with_network_aliases("zookeeper") as zk,
     ):
         wait_for_logs(zk, "binding to port", timeout=120)
-        servers = []
-        for name in names:
-            config = tmp_path / f"{name}.xml"
-            config.write_text(
-                NodeConfig(
-                    cluster=CLUSTER,
-                    shard=SHARD,
-                    replica=name,
-                    replicas=[(other, 9000) for other in names],
-                    zookeeper=("zookeeper", 2181),
-                ).xml()
-            )
-            container = (
-                ClickHouseContainer(CLICKHOUSE_IMAGE)
-                .with_network(network)
-                .with_network_aliases(name)
-                .with_volume_mapping(str(config), "/etc/clickhouse-server/config.d/cluster.xml")
-            )
-            servers.append(container.start())
+        servers: list[ClickHouseContainer] = []
         try:
+            for name in names:
+                config = tmp_path / f"{name}.xml"
+                config.write_text(
+                    NodeConfig(
+                        cluster=CLUSTER,
+                        shard=SHARD,
+                        replica=name,
+                        replicas=[(other, 9000) for other in names],
+                        zookeeper=("zookeeper", 2181),
+                        interserver_host=name,
+                        credentials=("test", "test"),
+                    ).xml()
+                )
+                container = (
+                    ClickHouseContainer(CLICKHOUSE_IMAGE, username="test", password="test")
+                    .with_network(network)
+                    .with_network_aliases(name)
+                    .with_volume_mapping(str(config), "/etc/clickhouse-server/config.d/cluster.xml")
+                )
+                servers.append(container.start())
             clients = []
             for server in servers:
                 host = server.get_container_host_ip()
@@ -360,6 +362,7 @@ def test_two_replicas_apply_on_cluster_and_replicate(
             first, second = clients
             names_applied = [m.name for m in load_migrations()]
             assert migrate(first, database=database, cluster=CLUSTER) == names_applied
+            second.command(f"SYSTEM SYNC REPLICA {database}.schema_migrations")
             assert migrate(second, database=database, cluster=CLUSTER) == []  # recorded once
             engines = {
                 str(n): str(e)
