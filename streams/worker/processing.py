@@ -131,6 +131,9 @@ class ProcessingStage:
         self._clock = clock
         #: Dedup states of batches computed but not yet stored (household -> state).
         self.pending: dict[str, list[Any]] = {}
+        #: By partition, the offset after the last submission computed since the start:
+        #: a review waits for it (streams.worker.review_wait).
+        self.computed_through: dict[int, int] = {}
 
     def _state(self, household: str) -> list[Any] | None:
         if household in self.pending:
@@ -154,6 +157,9 @@ class ProcessingStage:
             states |= {household: self._state(household) for household in computed.missing}
             computed = await self._pool.compute(messages, states, now, known)
         self.pending.update(computed.states)
+        for message in messages:
+            if message.offset >= self.computed_through.get(message.partition, 0):
+                self.computed_through[message.partition] = message.offset + 1
         return Batch(messages, computed, started, marks)
 
     async def _known_niks(self, messages: Sequence[RawSubmission]) -> Durable | None:

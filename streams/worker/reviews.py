@@ -23,12 +23,14 @@ the batch, retried with backoff; a batch the engine refuses for good (a bug:
 every stored column was checked) turns its reviews into ``INSERT_REFUSED``
 rejections rather than stopping the partition.
 
-Judging happens when the review is read. A supervisor reviews what reached
-ClickHouse, and the worker holds a household's state from the moment it
-computed the batch (before the insert), so in the normal flow the state is
-never behind the review. Reprocessing both topics from the start with empty
-state could read a review before the submission it reviews: it is then
-rejected (``REVIEW_UNKNOWN_HOUSEHOLD`` / ``REVIEW_UNKNOWN_REVISION``).
+Judging happens when the review is read. The worker holds a household's state
+from the moment it computed the batch (before the insert), but the review may
+still be read before its submission: the worker was down or held by ClickHouse
+while the supervisor went on (found by the chaos soak, benchmarks/chaos.py).
+A review whose household or revision is not known yet then waits for the
+submissions agent (:mod:`streams.worker.review_wait`) and is rejected
+(``REVIEW_UNKNOWN_HOUSEHOLD`` / ``REVIEW_UNKNOWN_REVISION``) only if it is still
+unknown once every submission written before it has been computed.
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ from sinks.rows import Block, rejection_block
 from sinks.writer import ClickHouseWriter, SinkUnavailable
 from streams import topics as names
 from streams.settings import Settings
-from streams.worker.holding import hold, hold_async
+from streams.worker.holding import StoppedWhileHeld, hold, hold_async
 from streams.worker.processing import ProcessingStage, batch_token, to_raw
 from streams.worker.publishing import BatchPublisher
+from streams.worker.review_wait import AHEAD_CODES, MAX_WAIT_S, POLL_S, reached
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,9 @@ Encode = Callable[[dict[str, Any]], bytes]
 #: Ends the process unacknowledged when a batch fails for a reason that is not held
 #: (a bug): :func:`streams.worker.runtime.unacked_on_failure`.
 Guard = Callable[[str, Awaitable[None]], Awaitable[None]]
+#: The submissions topic's end offsets and the group's committed offsets, by partition
+#: (blocking I/O: called in a thread).
+SubmissionOffsets = Callable[[], tuple[dict[int, int], dict[int, int]]]
 
 
 @dataclass
@@ -153,7 +159,13 @@ class ReviewStage:
         observer: WorkerObserver,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        computed_through: Callable[[], Mapping[int, int]] = dict,
+        submission_offsets: SubmissionOffsets | None = None,
+        max_wait_s: float = MAX_WAIT_S,
     ) -> None:
+        self._computed_through = computed_through
+        self._submission_offsets = submission_offsets
+        self._max_wait_s = max_wait_s
         self._decoder = decoder
         self._frame = frame
         self._state_of = state_of
@@ -175,13 +187,16 @@ class ReviewStage:
         async def judging() -> Judged:
             return judge(messages, self._decoder, self._state_of, self._frame, self._clock())
 
-        judged = await hold_async(
-            judging,
-            retry_on=lambda exc: isinstance(exc, SchemaRegistryError),
-            sink=SINK_CLICKHOUSE,
-            observer=self._observer,
-            should_stop=self._should_stop,
-        )
+        async def judged_held() -> Judged:
+            return await hold_async(
+                judging,
+                retry_on=lambda exc: isinstance(exc, SchemaRegistryError),
+                sink=SINK_CLICKHOUSE,
+                observer=self._observer,
+                should_stop=self._should_stop,
+            )
+
+        judged = await self._after_submissions(await judged_held(), judged_held)
         token = batch_token((m.topic, m.partition, m.offset) for m in messages)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
@@ -205,6 +220,45 @@ class ReviewStage:
             should_stop=self._should_stop,
         )
         return judged
+
+    async def _after_submissions(
+        self, judged: Judged, again: Callable[[], Awaitable[Judged]]
+    ) -> Judged:
+        """Judge again, until the reviews ahead of their submissions are no longer ahead.
+
+        Returns as soon as none is ahead, or once the submissions agent has
+        computed everything written before these reviews (what is still unknown
+        then is unknown), or after ``max_wait_s``. The broker away while it
+        waits only makes it wait longer: offsets it cannot read are "not yet".
+        """
+        ahead = _ahead_partitions(judged)
+        if not ahead or self._submission_offsets is None:
+            return judged
+        targets: dict[int, int] | None = None
+        deadline = time.monotonic() + self._max_wait_s
+        log.info("%d partition(s) with reviews ahead of their submissions: waiting", len(ahead))
+        while True:
+            if self._should_stop():
+                raise StoppedWhileHeld("stopping while reviews wait for their submissions")
+            done = False
+            try:
+                ends, committed = await asyncio.to_thread(self._submission_offsets)
+            except Exception as exc:  # kafka-python raises several unrelated types
+                log.info("submission offsets unreadable while reviews wait: %r", exc)
+            else:
+                # the first look, taken after the reviews were read, fixes what to wait for
+                targets = targets or {partition: ends.get(partition, 0) for partition in ahead}
+                done = reached(targets, self._computed_through(), committed)
+            judged = await again()  # after the look: what it saw computed is in the states
+            if not _ahead_partitions(judged) or done:
+                return judged
+            if time.monotonic() > deadline:
+                log.warning(
+                    "reviews waited %.0f s for submissions that did not come; judged as they stand",
+                    self._max_wait_s,
+                )
+                return judged
+            await asyncio.sleep(POLL_S)
 
     def _write_until_done(
         self, judged: Judged, messages: Sequence[RawSubmission], token: str
@@ -267,6 +321,7 @@ def install_reviews(
     observer: WorkerObserver,
     registry: SchemaRegistry,
     guard: Guard,
+    submission_offsets: SubmissionOffsets | None = None,
 ) -> ReviewStage:
     """The ``process-reviews`` agent: batches handled one after the other, then acknowledged.
 
@@ -289,6 +344,8 @@ def install_reviews(
         encode_rejection=encode_rejection,
         observer=observer,
         should_stop=lambda: bool(app.should_stop),
+        computed_through=lambda: processing.computed_through,
+        submission_offsets=submission_offsets,
     )
     source = app.topic(
         names.named(names.REVIEWS, prefix),
@@ -307,6 +364,15 @@ def install_reviews(
 
     app.agent(source, name="process-reviews", concurrency=1)(process)
     return stage
+
+
+def _ahead_partitions(judged: Judged) -> set[int]:
+    """Partitions of the reviews rejected only because the worker does not know them yet."""
+    return {
+        int(record["source_partition"])
+        for record in judged.rejections
+        if {reason["code"] for reason in record["reasons"]} <= AHEAD_CODES
+    }
 
 
 async def _done(judging: Awaitable[Judged]) -> None:

@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitoring.hooks import WorkerObserver
+from monitoring.lag import KafkaOffsets
 from monitoring.worker import WorkerMonitoring, WorkerTopics, frame_districts, instrument_worker
 from schemas.frame import load_frame
 from schemas.regions import DEFAULT_REGIONS_FILE, load_regions
@@ -129,6 +131,31 @@ def clickhouse_writable(client: Client) -> None:
     readonly = client.query("SELECT getSetting('readonly')").result_rows[0][0]
     if int(readonly):
         raise PermissionError(f"the ClickHouse user is read-only (readonly={readonly})")
+
+
+def submission_offsets(
+    settings: Settings, security: KafkaSecurity
+) -> Callable[[], tuple[dict[int, int], dict[int, int]]]:
+    """End offsets of the submissions topic and the group's committed ones, by partition.
+
+    For reviews that wait for their submissions (streams.worker.review_wait); its
+    own clients, used under a lock (kafka-python clients are not thread-safe).
+    """
+    offsets = KafkaOffsets(settings.kafka_bootstrap, security.kafka_python())
+    topic = names.named(names.SUBMISSIONS, settings.topic_prefix)
+    group = f"{settings.topic_prefix}-worker"
+    lock = threading.Lock()
+
+    def read() -> tuple[dict[int, int], dict[int, int]]:
+        with lock:
+            _, ends = offsets.log_offsets([topic])
+            committed = offsets.committed(group)
+        return (
+            {partition: offset for (name, partition), offset in ends.items() if name == topic},
+            {partition: offset for (name, partition), offset in committed.items() if name == topic},
+        )
+
+    return read
 
 
 def worker_topics(settings: Settings) -> WorkerTopics:
@@ -249,6 +276,7 @@ def create_worker(
         observer=observer,
         registry=schemas,
         guard=unacked_on_failure,
+        submission_offsets=submission_offsets(settings, security),
     )
     # the pages' reads: a client and thread of their own, read-only (streams/worker/reads.py)
     reads = Reads(client_from_dsn(dsn, ca_file=settings.clickhouse_ca_file, settings=READ_ONLY))

@@ -9,8 +9,8 @@ rejected by the worker with REVIEW_OUTSIDE_TEAM, as is 041's late review of
 B's revision 1 (REVIEW_STALE_REVISION). The worker is restarted between
 phases, so the dedup state the reviews are judged against comes back from its
 changelog. Each phase is on the topics before the worker starts (it reads
-both topics at once: a review must not overtake the submission it reviews,
-see streams/worker/reviews.py).
+both topics at once; a review read before its submission waits for it, see
+streams/worker/review_wait.py and test_review_ahead.py).
 """
 
 from __future__ import annotations
