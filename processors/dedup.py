@@ -123,30 +123,34 @@ class HouseholdState:
     ``revision`` is the highest accepted (-1: none yet), ``reached`` the
     highest that passed the ownership and jump checks (never below
     ``revision``), ``owner`` ``None`` until a revision is accepted (or for a
-    state written before ownership existed).
+    state written before ownership existed). ``accepted_at_ms`` is the Kafka
+    record timestamp of the accepted revision (0: unknown): a review of an
+    older revision written before it is a decision on what was then the
+    latest, not a stale one, however late the worker reads it.
     """
 
     revision: int
     recent_ids: tuple[str, ...]
     owner: Owner | None = None
     reached: int = 0
+    accepted_at_ms: int = 0
 
     def to_json(self) -> list[Any]:
-        """Compact form for the changelog: ``[revision, [ids...], owner, reached]``."""
-        return [self.revision, list(self.recent_ids), self.owner, self.reached]
+        """Compact form for the changelog: ``[revision, [ids...], owner, reached, at_ms]``."""
+        return [self.revision, list(self.recent_ids), self.owner, self.reached, self.accepted_at_ms]
 
     @classmethod
     def from_json(cls, value: Any) -> HouseholdState | None:
-        """The state of either form; an old ``[revision, [ids]]`` has an unknown owner."""
+        """The state of any earlier form; ``[revision, [ids]]`` has an unknown owner."""
         if not value:
             return None
         if len(value) == 2:
             revision, ids = value
             return cls(int(revision), tuple(ids), None, max(int(revision), 0))
-        revision, ids, owner, reached = value
+        revision, ids, owner, reached, *rest = value
         if owner is not None and type(owner) is not Owner:
             owner = Owner(*owner)
-        return cls(int(revision), tuple(ids), owner, int(reached))
+        return cls(int(revision), tuple(ids), owner, int(reached), int(rest[0]) if rest else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +200,12 @@ def decide(
     revision: int,
     claim: Owner,
     frame: Frame,
+    *,
+    at_ms: int = 0,
 ) -> Decision:
     """Decide on one arrival given what we knew of its household.
+
+    ``at_ms``: the arrival's Kafka record timestamp, kept with a newly accepted revision.
 
     ``claim`` is the arrival's own sender and SLS: it becomes the owner when
     this arrival is the household's first accepted revision. In order: a
@@ -215,16 +223,21 @@ def decide(
     if revision > reached + MAX_REVISION_STEP:
         return _JUMP
     if state is None:
-        first = HouseholdState(revision, (submission_id,), claim, max(revision, 0))
+        first = HouseholdState(revision, (submission_id,), claim, max(revision, 0), at_ms)
         return Decision(Verdict.NEW, first)
     remembered = _remember(state.recent_ids, submission_id)
     if revision < state.revision:
         return Decision(
-            Verdict.STALE, HouseholdState(state.revision, remembered, state.owner, reached)
+            Verdict.STALE,
+            HouseholdState(state.revision, remembered, state.owner, reached, state.accepted_at_ms),
         )
-    verdict = Verdict.REVISION if revision > state.revision else Verdict.SAME_REVISION
+    newer = revision > state.revision
+    verdict = Verdict.REVISION if newer else Verdict.SAME_REVISION
     owner = state.owner or claim
-    return Decision(verdict, HouseholdState(revision, remembered, owner, max(reached, revision)))
+    accepted_at = at_ms if newer else state.accepted_at_ms
+    return Decision(
+        verdict, HouseholdState(revision, remembered, owner, max(reached, revision), accepted_at)
+    )
 
 
 def seen_rejected(
@@ -243,4 +256,5 @@ def seen_rejected(
         _remember(state.recent_ids, submission_id),
         state.owner,
         max(state.reached, revision),
+        state.accepted_at_ms,
     )

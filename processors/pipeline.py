@@ -148,7 +148,8 @@ class Pipeline:
             str(record["location"]["sls_code"]),
         )
         revision = int(record["revision"])
-        decision = decide(state, seen_as(msg, record), revision, claim, ctx.frame)
+        at_ms = int(msg.timestamp.timestamp() * 1000)
+        decision = decide(state, seen_as(msg, record), revision, claim, ctx.frame, at_ms=at_ms)
         if decision.rejection_code is not None:
             finding = _refusal(decision, state, claim, household, revision)
             district = resolved.district.code if resolved.district else None

@@ -56,21 +56,24 @@ def outside_team(frame: Frame, supervisor_id: str, enumerator_id: str) -> bool:
 
 
 def review_findings(
-    review: Mapping[str, Any], state: HouseholdState | None, frame: Frame
+    review: Mapping[str, Any], state: HouseholdState | None, frame: Frame, at_ms: int = 0
 ) -> list[Finding]:
-    """Why the worker cannot accept ``review`` (empty: it stands). ``state`` is its household's."""
+    """Why the worker cannot accept ``review`` (empty: it stands). ``state`` is its household's.
+
+    ``at_ms``: the review's Kafka record timestamp (0: unknown).
+    """
     findings: list[Finding] = []
     decision = review.get("decision")
     if comment_problem(decision, review.get("comment")) is not None:
         findings.append(REVIEW_COMMENT_MISSING.finding("comment", decision=decision))
-    team = _team_or_revision(review, state, frame)
+    team = _team_or_revision(review, state, frame, at_ms)
     if team is not None:
         findings.append(team)
     return findings
 
 
 def _team_or_revision(
-    review: Mapping[str, Any], state: HouseholdState | None, frame: Frame
+    review: Mapping[str, Any], state: HouseholdState | None, frame: Frame, at_ms: int
 ) -> Finding | None:
     supervisor = str(review["supervisor_id"])
     named = str(review["enumerator_id"])
@@ -83,8 +86,18 @@ def _team_or_revision(
     if outside_team(frame, supervisor, owner):
         return REVIEW_OUTSIDE_TEAM.finding("household_id", supervisor=supervisor, enumerator=owner)
     revision = int(review["revision"])
-    if revision < state.revision:
+    if revision < state.revision and not _newer_came_after(state, at_ms):
         return REVIEW_STALE_REVISION.finding("revision", revision=revision, latest=state.revision)
     if revision > state.revision:
         return REVIEW_UNKNOWN_REVISION.finding("revision", revision=revision, latest=state.revision)
     return None
+
+
+def _newer_came_after(state: HouseholdState, at_ms: int) -> bool:
+    """Whether the household's newer revision reached Kafka after the review did.
+
+    Then the review was of the latest revision when it was made: a decision,
+    not a stale one, whichever the worker happened to read first. Both are
+    Kafka record timestamps; unknown (0) on either side keeps the old rule.
+    """
+    return bool(state.accepted_at_ms and at_ms and state.accepted_at_ms > at_ms)

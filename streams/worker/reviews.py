@@ -107,7 +107,8 @@ def judge(
                 )
             )
             continue
-        findings = review_findings(review, state_of(str(review["household_id"])), frame)
+        at_ms = int(m.timestamp.timestamp() * 1000)
+        findings = review_findings(review, state_of(str(review["household_id"])), frame, at_ms)
         if findings:
             out.rejections.append(review_rejection(m, review, schema_id, findings, now))
             continue

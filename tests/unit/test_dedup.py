@@ -175,12 +175,26 @@ def test_changelog_form_round_trips_through_json() -> None:
         HouseholdState(5, (S1, S2), A, 7),
         HouseholdState(-1, (S1,), None, 3),
         HouseholdState(2, (S1,), Owner("0412", None, "0003"), 2),
+        HouseholdState(2, (S1,), A, 2, 1_700_000_000_123),
     ):
         loaded = HouseholdState.from_json(json.loads(json.dumps(value.to_json())))
         assert loaded == value
         assert loaded is not None and (loaded.owner is None or type(loaded.owner) is Owner)
         assert HouseholdState.from_json(value.to_json()) == value  # the in-memory store's form
     assert HouseholdState.from_json(None) is None
+
+
+def test_a_state_keeps_when_its_accepted_revision_reached_kafka() -> None:
+    """For reviews read late (processors/reviews.py); a resend or a stale one keeps it."""
+    assert HouseholdState.from_json([2, [S1], None, 2]) == HouseholdState(2, (S1,), None, 2, 0)
+    first = decide(None, S1, 1, A, FRAME, at_ms=1000).new_state
+    assert first is not None and first.accepted_at_ms == 1000
+    newer = decide(first, S2, 2, A, FRAME, at_ms=2000).new_state
+    assert newer is not None and newer.accepted_at_ms == 2000
+    older = decide(newer, S3, 1, A, FRAME, at_ms=3000).new_state
+    assert older is not None and older.accepted_at_ms == 2000
+    again = decide(newer, "sub-9", 2, A, FRAME, at_ms=4000).new_state
+    assert again is not None and again.accepted_at_ms == 2000
 
 
 def test_a_state_written_before_ownership_loads_and_adopts_the_next_accepted_owner() -> None:

@@ -80,6 +80,21 @@ def test_each_failed_check_has_its_reason_code(
     assert codes(review(**overrides), current) == [expected]
 
 
+def test_a_review_older_than_the_revision_after_it_is_not_stale() -> None:
+    """Judged by the Kafka timestamps, not by which topic the worker happened to read first."""
+    newer_at = 1_700_000_060_000
+    revised = HouseholdState(3, ("s",), Owner("0412", b.CAKRU, "0003"), 3, newer_at)
+    older = review(revision=2, decision="RETURNED", comment="umur salah")
+    made_before = review_findings(older, revised, FRAME, at_ms=newer_at - 5_000)
+    made_after = review_findings(older, revised, FRAME, at_ms=newer_at + 5_000)
+    assert [f.code for f in made_before] == []
+    assert [f.code for f in made_after] == ["REVIEW_STALE_REVISION"]
+    # a state from before timestamps were kept (or a review without one): the old rule
+    assert [f.code for f in review_findings(older, state(3), FRAME, at_ms=1)] == [
+        "REVIEW_STALE_REVISION"
+    ]
+
+
 def test_the_frames_supervisors_are_the_reviewers() -> None:
     assert supervisors(FRAME) == {"041"}
 
