@@ -21,9 +21,10 @@ HOLD ?=
 HOLD_ON := $(filter 1 yes true,$(HOLD))
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 SYSTEM := PYTHON='$(PYTHON)' VENV='$(VENV)' deploy/setup-system.sh
 
-.PHONY: help setup system-packages kafka-jars k8s-tools lock lint typecheck test test-unit test-integration demo bench bench-micro clean
+.PHONY: help setup system-packages kafka-jars k8s-tools lock lint typecheck test test-unit test-integration demo bench chaos bench-micro clean
 
 help: ## Show this help.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,6 +77,9 @@ demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURA
 
 bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+chaos: setup ## Chaos soak: 200,000 households through a 3-broker cluster with broker, worker, engine and gateway faults (CHAOS_ARGS=--households 20000 --send-seconds 300 for a shorter one).
+	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 bench-micro: $(STAMP) ## Micro-benchmarks (pytest-benchmark): decode, rules, enrichment, row building.
 	$(BIN)/pytest tests/unit/test_bench_micro.py --benchmark-only $(PYTEST_ARGS)

@@ -26,12 +26,15 @@ from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import (
+    KafkaConnectionError,
     KafkaError,
     TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
+    UnknownBrokerIdError,
     UnknownTopicOrPartitionError,
     for_code,
 )
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from schemas.errors import BrokerError
 from schemas.limits import BROKER_MESSAGE_MAX_BYTES
@@ -256,7 +259,8 @@ def ensure_topics(
     """
     with _admin(bootstrap, timeout_s, security) as admin:
         try:
-            answer = admin.create_topics(
+            answer = _creating(timeout_s)(
+                admin.create_topics,
                 {spec.name: spec.admin_request() for spec in specs},
                 timeout_ms=int(timeout_s * 1000),
                 raise_errors=False,
@@ -275,6 +279,27 @@ def ensure_topics(
             "create them as the admin principal (regsosek topics create)"
         )
     return reports_for(specs, created, existing)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A cluster still forming or moving its controller: asking again a moment later works.
+
+    UnknownBrokerIdError is not marked retriable by kafka-python, but right after
+    a cluster starts (or a node comes back) the admin client's metadata may not
+    list the controller it was just told about yet.
+    """
+    if isinstance(exc, UnknownBrokerIdError | KafkaConnectionError):
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+
+
+def _creating(timeout_s: float) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_delay(max(timeout_s, 1.0)),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        reraise=True,
+    )
 
 
 def describe_topics(
