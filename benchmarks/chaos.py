@@ -198,6 +198,7 @@ def _run_on(
     duplicates = _raw_duplicates(worker)
     return _report(
         plan,
+        settings.topic_replication or 0,
         timeline,
         checks,
         freshness,
@@ -364,6 +365,7 @@ def _raw_duplicates(worker: WorkerProcess) -> int:
 
 def _report(
     plan: ChaosPlan,
+    replication: int,
     timeline: Timeline,
     checks: list[Check],
     freshness: dict[str, dict[str, float]],
@@ -393,6 +395,8 @@ def _report(
     wrong = [asdict(check) for check in checks if not check.ok]
     return {
         "plan": asdict(plan),
+        "brokers": 3,
+        "replication": replication,
         "households_accepted": truth.accepted_households,
         "messages_sent": truth.messages_sent,
         "sent_s": sent_s,
@@ -445,7 +449,8 @@ def render(report: dict[str, Any], console: Console) -> None:
     verdict = "equals" if report["equals_ground_truth"] else "DIFFERS FROM"
     console.print(
         f"{report['messages_sent']:,} messages ({report['households_accepted']:,} households "
-        f"accepted) sent in {report['sent_s']:.0f} s through the gateway; the worker caught "
+        f"accepted) sent in {report['sent_s']:.0f} s through the gateway to 3 brokers "
+        f"(replication {report['replication']}); the worker caught "
         f"up at {report['caught_up_s']:.0f} s after {report['worker_restarts']} restarts. "
         f"Freshness over the run: p50 {_ms(whole.get('p50'))} ms, p99 {_ms(whole.get('p99'))} ms."
     )

@@ -560,13 +560,16 @@ def _wait_ready(spec: BrokerSpec, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_whole(spec: BrokerSpec) -> None:
-    """Until the cluster's metadata lists every node: topics with 3 replicas need all three."""
+    """Until every node's metadata lists every node: topics with 3 replicas need all three."""
     if spec.brokers == 1:
         return
     deadline = time.monotonic() + READY_TIMEOUT_S
     seen = 0
+    security = spec.admin_security()
     while time.monotonic() < deadline:
-        seen = broker_count(spec.bootstrap, timeout_s=2.0, security=spec.admin_security())
+        # every node's own metadata: one that lags would tell a client "2 brokers" and
+        # its topics would get 2 replicas
+        seen = min(broker_count(node.address, 2.0, security=security) for node in nodes(spec))
         if seen >= spec.brokers:
             return
         time.sleep(0.5)

@@ -5,7 +5,10 @@ worker, each at its own pace. A supervisor reviews an interview after it was
 acknowledged, but the worker may not have read that interview yet: it was down
 (a crash, a restart), ClickHouse held its batches, or it is simply behind. Such
 a review is not bad input, and rejecting it for good (``REVIEW_UNKNOWN_*``)
-would lose a real decision. So it waits, bounded, for the submissions agent.
+would lose a real decision. So it is parked (its offset not acknowledged) and
+judged again every half second, while the agent goes on with the next reviews:
+an agent that waited would stop Faust's one fetcher for every topic once its
+buffer filled, the submissions it waits for included (seen in the chaos soak).
 
 How long, without trusting any clock: the submission a review is about was
 written to its partition before the review was, and the review was written
@@ -24,9 +27,9 @@ from collections.abc import Mapping
 
 #: Reason codes that mean "the worker does not know this yet", not "this is wrong".
 AHEAD_CODES = frozenset({"REVIEW_UNKNOWN_HOUSEHOLD", "REVIEW_UNKNOWN_REVISION"})
-#: Longest wait for the submissions agent before a review is judged as it stands.
+#: Longest a review stays parked before it is judged as it stands.
 MAX_WAIT_S = 600.0
-#: How often a waiting batch looks again.
+#: How often the parked reviews are judged again.
 POLL_S = 0.5
 
 

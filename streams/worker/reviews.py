@@ -60,7 +60,7 @@ from sinks.rows import Block, rejection_block
 from sinks.writer import ClickHouseWriter, SinkUnavailable
 from streams import topics as names
 from streams.settings import Settings
-from streams.worker.holding import StoppedWhileHeld, hold, hold_async
+from streams.worker.holding import hold, hold_async
 from streams.worker.processing import ProcessingStage, batch_token, to_raw
 from streams.worker.publishing import BatchPublisher
 from streams.worker.review_wait import AHEAD_CODES, MAX_WAIT_S, POLL_S, reached
@@ -85,6 +85,17 @@ class Judged:
 
     accepted: list[tuple[Mapping[str, Any], Position]] = field(default_factory=list)
     rejections: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Parked:
+    """Reviews read before their submissions, with their events (one extra reference each)."""
+
+    events: list[Any]
+    messages: list[RawSubmission]
+    since: float
+    #: The submissions' end offsets at the first look after they were read (by partition).
+    targets: dict[int, int] | None = None
 
 
 def judge(
@@ -167,6 +178,9 @@ class ReviewStage:
         self._computed_through = computed_through
         self._submission_offsets = submission_offsets
         self._max_wait_s = max_wait_s
+        self._parked: list[Parked] = []
+        #: handle and retry_parked take turns: one writer, one order of effects
+        self._lock = asyncio.Lock()
         self._decoder = decoder
         self._frame = frame
         self._state_of = state_of
@@ -180,24 +194,89 @@ class ReviewStage:
         self._clock = clock
 
     async def handle(self, events: Sequence[Any]) -> Judged:
-        """One ``take_events`` batch, stored and published before the caller acknowledges it."""
+        """One ``take_events`` batch: what is decided is stored and published before this returns.
+
+        Reviews ahead of their submissions are parked instead (each event keeps
+        one more reference, so Faust's automatic acknowledgement does not commit
+        it): :meth:`retry_parked` stores them once their submissions are known.
+        The agent never waits for them, so the consumer keeps fetching the
+        submissions they wait for.
+        """
         messages = [to_raw(event) for event in events]
         if not messages:
             return Judged()
+        async with self._lock:
+            judged = await self._judged(messages)
+            ahead = _ahead_positions(judged) if self._submission_offsets is not None else set()
+            if ahead:
+                parked = [(e, m) for e, m in zip(events, messages, strict=True) if _at(m) in ahead]
+                for event, _message in parked:
+                    event.message.incref()
+                self._parked.append(
+                    Parked([e for e, _ in parked], [m for _, m in parked], time.monotonic())
+                )
+                log.info("%d review(s) ahead of their submissions: parked", len(parked))
+                messages = [m for m in messages if _at(m) not in ahead]
+                judged = _without(judged, ahead)
+            if messages:
+                await self._store(judged, messages)
+            return judged
 
+    async def retry_parked(self) -> int:
+        """Judge the parked reviews again; store and acknowledge those that are decided now.
+
+        A parked batch is decided when none of it is ahead any more, or once the
+        submissions agent has computed everything written before it (what is
+        still unknown then is unknown), or after ``max_wait_s``. Returns how many
+        reviews are still parked. The broker away only makes them wait longer.
+        """
+        if not self._parked or self._submission_offsets is None:
+            return 0
+        async with self._lock:
+            try:
+                ends, committed = await asyncio.to_thread(self._submission_offsets)
+            except Exception as exc:  # kafka-python raises several unrelated types
+                log.info("submission offsets unreadable while reviews wait: %r", exc)
+                return sum(len(entry.messages) for entry in self._parked)
+            computed = self._computed_through()
+            still: list[Parked] = []
+            for entry in self._parked:
+                # the first look, taken after the reviews were read, fixes what to wait for
+                if entry.targets is None:
+                    entry.targets = {m.partition: ends.get(m.partition, 0) for m in entry.messages}
+                done = reached(entry.targets, computed, committed)
+                judged = await self._judged(entry.messages)  # after the look: in the states
+                late = time.monotonic() - entry.since > self._max_wait_s
+                if _ahead_positions(judged) and not done and not late:
+                    still.append(entry)
+                    continue
+                if late:
+                    log.warning("reviews waited %.0f s; judged as they stand", self._max_wait_s)
+                await self._store(judged, entry.messages)
+                for event in entry.events:
+                    event.ack()
+            self._parked = still
+            return sum(len(entry.messages) for entry in still)
+
+    @property
+    def parked(self) -> int:
+        """Reviews waiting for their submissions now."""
+        return sum(len(entry.messages) for entry in self._parked)
+
+    async def _judged(self, messages: Sequence[RawSubmission]) -> Judged:
         async def judging() -> Judged:
             return judge(messages, self._decoder, self._state_of, self._frame, self._clock())
 
-        async def judged_held() -> Judged:
-            return await hold_async(
-                judging,
-                retry_on=lambda exc: isinstance(exc, SchemaRegistryError),
-                sink=SINK_CLICKHOUSE,
-                observer=self._observer,
-                should_stop=self._should_stop,
-            )
+        return await hold_async(
+            judging,
+            retry_on=lambda exc: isinstance(exc, SchemaRegistryError),
+            sink=SINK_CLICKHOUSE,
+            observer=self._observer,
+            should_stop=self._should_stop,
+        )
 
-        judged = await self._after_submissions(await judged_held(), judged_held)
+    async def _store(self, judged: Judged, messages: Sequence[RawSubmission]) -> None:
+        """Insert under a token of the messages' offsets, then publish the rejections."""
         token = batch_token((m.topic, m.partition, m.offset) for m in messages)
         loop = asyncio.get_running_loop()
         started = time.monotonic()
@@ -220,46 +299,6 @@ class ReviewStage:
             observer=self._observer,
             should_stop=self._should_stop,
         )
-        return judged
-
-    async def _after_submissions(
-        self, judged: Judged, again: Callable[[], Awaitable[Judged]]
-    ) -> Judged:
-        """Judge again, until the reviews ahead of their submissions are no longer ahead.
-
-        Returns as soon as none is ahead, or once the submissions agent has
-        computed everything written before these reviews (what is still unknown
-        then is unknown), or after ``max_wait_s``. The broker away while it
-        waits only makes it wait longer: offsets it cannot read are "not yet".
-        """
-        ahead = _ahead_partitions(judged)
-        if not ahead or self._submission_offsets is None:
-            return judged
-        targets: dict[int, int] | None = None
-        deadline = time.monotonic() + self._max_wait_s
-        log.info("%d partition(s) with reviews ahead of their submissions: waiting", len(ahead))
-        while True:
-            if self._should_stop():
-                raise StoppedWhileHeld("stopping while reviews wait for their submissions")
-            done = False
-            try:
-                ends, committed = await asyncio.to_thread(self._submission_offsets)
-            except Exception as exc:  # kafka-python raises several unrelated types
-                log.info("submission offsets unreadable while reviews wait: %r", exc)
-            else:
-                # the first look, taken after the reviews were read, fixes what to wait for
-                targets = targets or {partition: ends.get(partition, 0) for partition in ahead}
-                done = reached(targets, self._computed_through(), committed)
-            judged = await again()  # after the look: what it saw computed is in the states
-            if not _ahead_partitions(judged) or done:
-                return judged
-            if time.monotonic() > deadline:
-                log.warning(
-                    "reviews waited %.0f s for submissions that did not come; judged as they stand",
-                    self._max_wait_s,
-                )
-                return judged
-            await asyncio.sleep(POLL_S)
 
     def _write_until_done(
         self, judged: Judged, messages: Sequence[RawSubmission], token: str
@@ -363,17 +402,39 @@ def install_reviews(
             observer.on_consumed(names.named(names.REVIEWS, prefix), len(events))
             await guard("process-reviews", _done(stage.handle(events)))
 
+    async def retry_parked() -> None:
+        await guard("process-reviews", _parked_done(stage.retry_parked()))
+
     app.agent(source, name="process-reviews", concurrency=1)(process)
+    app.timer(interval=POLL_S, name="regsosek-reviews-parked")(retry_parked)
     return stage
 
 
-def _ahead_partitions(judged: Judged) -> set[int]:
-    """Partitions of the reviews rejected only because the worker does not know them yet."""
+def _at(message: RawSubmission) -> tuple[int, int]:
+    return message.partition, message.offset
+
+
+def _ahead_positions(judged: Judged) -> set[tuple[int, int]]:
+    """Where the reviews are that were rejected only because the worker does not know them yet."""
     return {
-        int(record["source_partition"])
+        (int(record["source_partition"]), int(record["source_offset"]))
         for record in judged.rejections
         if {reason["code"] for reason in record["reasons"]} <= AHEAD_CODES
     }
+
+
+def _without(judged: Judged, positions: set[tuple[int, int]]) -> Judged:
+    """The judgement with the rejections at ``positions`` taken out (they are parked)."""
+    kept = [
+        record
+        for record in judged.rejections
+        if (int(record["source_partition"]), int(record["source_offset"])) not in positions
+    ]
+    return Judged(judged.accepted, kept)
+
+
+async def _parked_done(retrying: Awaitable[int]) -> None:
+    await retrying
 
 
 async def _done(judging: Awaitable[Judged]) -> None:
