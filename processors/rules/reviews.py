@@ -27,7 +27,9 @@ REVIEW_UNKNOWN_HOUSEHOLD = make_rule(
     "Keluarga {household} belum pernah diterima; tidak ada yang dapat diperiksa.",
     "Household {household} has no accepted revision; there is nothing to review.",
     rationale="A review stands only for an interview the pipeline accepted (the worker's dedup "
-    "state holds its latest accepted revision and its owner).",
+    "state holds its latest accepted revision and its owner). A review read before its "
+    "submission is parked, not rejected, until every submission written before it is "
+    "processed (streams/worker/review_wait.py).",
 )
 REVIEW_OUTSIDE_TEAM = make_rule(
     "REVIEW_OUTSIDE_TEAM",
@@ -48,7 +50,8 @@ REVIEW_STALE_REVISION = make_rule(
     "Pemeriksaan revisi {revision}, padahal revisi terbaru yang diterima adalah {latest}.",
     "The review is of revision {revision}, but the latest accepted revision is {latest}.",
     rationale="A decision on an older revision says nothing about the one that replaced it; "
-    "the revised interview is awaiting review again.",
+    "the revised interview is awaiting review again. Only when the newer revision reached "
+    "Kafka before the review did: otherwise the review was of the latest revision when made.",
 )
 REVIEW_UNKNOWN_REVISION = make_rule(
     "REVIEW_UNKNOWN_REVISION",
@@ -57,7 +60,8 @@ REVIEW_UNKNOWN_REVISION = make_rule(
     "Pemeriksaan revisi {revision}, lebih baru dari revisi terbaru yang diterima ({latest}).",
     "The review is of revision {revision}, newer than the latest accepted revision {latest}.",
     rationale="A supervisor reviews what reached the tables; a revision the pipeline has not "
-    "accepted (rejected by a rule, or not sent) cannot be approved or returned.",
+    "accepted (rejected by a rule, or not sent) cannot be approved or returned. Judged, like "
+    "an unknown household, once the submissions written before the review are processed.",
 )
 
 RULES: tuple[Rule, ...] = (
