@@ -462,6 +462,56 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  [red]{check['label']}: truth {check['expected']}, {check['actual']}")
 
 
+BEGIN, END = "<!-- chaos:results -->", "<!-- /chaos:results -->"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as docs/cluster.md shows it (between the chaos:results markers)."""
+    plan = report["plan"]
+    whole = report["freshness_ms_whole_run"] or {}
+    verdict = "**equals**" if report["equals_ground_truth"] else "**differs from**"
+    lines = [
+        f"`python -m benchmarks.chaos --households {plan['households']} --send-seconds "
+        f"{plan['send_s']:.0f}` (seed {plan['seed']}; `benchmarks/results/chaos.json`): "
+        f"{report['messages_sent']:,} messages ({report['households_accepted']:,} households "
+        f"accepted) sent through the gateway in {report['sent_s']:.0f} s to {report['brokers']} "
+        f"brokers (replication {report['replication']}), with supervisors' reviews and "
+        f"paradata; the worker caught up {report['caught_up_s'] - report['sent_s']:.0f} s "
+        f"after sending ended, having been restarted {report['worker_restarts']} times. "
+        f"ClickHouse {verdict} the ground truth in all {report['checks']} checks; household "
+        f"rows written twice before merges: {report['raw_duplicate_household_rows']:,}. "
+        f"Freshness over the run: p50 {_ms(whole.get('p50'))} ms, p99 "
+        f"{_ms(whole.get('p99'))} ms, max {_ms(whole.get('max'))} ms.",
+        "",
+        "| at s | fault | lasted s | lag before | lag peak | lag back after s | not ready s "
+        "| rows written | fresh p50 ms | fresh p99 ms | fresh max ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for fault in report["faults"]:
+        fresh = fault["freshness_ms"] or {}
+        back = fault["lag_recovered_after_s"]
+        lines.append(
+            f"| {fault['at_s']:.0f} | {fault['kind']} | {fault['lasted_s']:.1f} "
+            f"| {fault['lag_before']:,.0f} | {fault['lag_peak']:,} "
+            f"| {'not in window' if back is None else f'{back:.0f}'} "
+            f"| {fault['worker_not_ready_s']:.0f} | {fresh.get('rows', 0):,} "
+            f"| {_ms(fresh.get('p50'))} | {_ms(fresh.get('p99'))} | {_ms(fresh.get('max'))} |"
+        )
+    failed = report["checks_failed"]
+    lines += [""] + [
+        f"- differs: {c['label'].strip()}: truth {c['expected']}, ClickHouse {c['actual']}"
+        for c in failed
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def with_results(doc: str, report: dict[str, Any]) -> str:
+    """``doc`` with its chaos:results section replaced by the rendering of ``report``."""
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{markdown(report)}{END}{tail}"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -480,7 +530,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: a temp dir")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--update-doc",
+        type=Path,
+        default=None,
+        help="only rewrite this doc's chaos:results section from --out (docs/cluster.md)",
+    )
     args = parser.parse_args(argv)
+    if args.update_doc is not None:
+        report = json.loads(args.out.read_text())
+        args.update_doc.write_text(with_results(args.update_doc.read_text(), report))
+        return 0
     plan = ChaosPlan(
         households=args.households,
         send_s=args.send_seconds,

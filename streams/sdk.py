@@ -39,6 +39,7 @@ use, so building a publisher never fails because the broker is down; call
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from schemas.catalog import subject_for
 from schemas.errors import BrokerError, RegsosekError, SchemaValidationError
@@ -61,6 +62,8 @@ from streams.sdk_feedback import FeedbackClient as FeedbackClient  # noqa: PLC04
 from streams.sdk_feedback import FeedbackError as FeedbackError  # noqa: PLC0414
 from streams.sdk_feedback import FeedbackPage as FeedbackPage  # noqa: PLC0414
 from streams.topics import ENUMERATOR_EVENTS, REVIEWS, SUBMISSIONS
+
+log = logging.getLogger(__name__)
 
 
 class PublishError(BrokerError):
@@ -313,6 +316,7 @@ class AvroPublisher:
             future = producer.send(self.topic, key=key, value=value)
             metadata = future.get(timeout=self.options.wait_s)
         except KafkaError as exc:
+            self._replace_if_expired(producer, exc)
             raise _publish_error(self.bootstrap, exc) from exc
         return Receipt(metadata.topic, metadata.partition, metadata.offset, self._id(record))
 
@@ -370,6 +374,7 @@ class AvroPublisher:
             rid = self._id(records[index])
             outcomes[index] = Receipt(metadata.topic, metadata.partition, metadata.offset, rid)
         if failure is not None:
+            self._replace_if_expired(producer, failure)
             error = _publish_error(self.bootstrap, failure)
             sent = sum(isinstance(o, Receipt) for o in outcomes)
             raise PublishError(
@@ -382,6 +387,27 @@ class AvroPublisher:
     def _id(self, record: Mapping[str, Any]) -> str:
         value = record.get(self._id_field) if isinstance(record, Mapping) else None
         return value if isinstance(value, str) else ""
+
+    def _replace_if_expired(self, producer: Any, failure: KafkaError) -> None:
+        """Drop a producer whose records expired; the next publish makes a new one.
+
+        kafka-python's idempotent producer can stay wedged on a partition whose
+        leader died, expiring every record sent there long after the broker is
+        back (seen in the chaos soak: a gateway's reviews for four minutes after
+        a broker SIGKILL). A new producer starts with fresh connections,
+        metadata and producer id; what the old one may still have written is
+        deduplicated downstream (submission and review ids). It is closed in the
+        background without waiting, so the caller's 503 is not delayed.
+        """
+        if not isinstance(failure, KafkaTimeoutError):
+            return
+        with self._lock:
+            if self._producer is not producer:
+                return  # another caller replaced it already
+            self._producer = None
+        threading.Thread(
+            target=_close_quietly, args=(producer,), name="regsosek-producer-close", daemon=True
+        ).start()
 
     def _ensure_producer(self) -> Any:
         with self._lock:
@@ -480,3 +506,11 @@ def _publish_error(bootstrap: str, exc: KafkaError) -> PublishError:
     retriable = bool(getattr(exc, "retriable", True))
     text = str(exc) or type(exc).__name__
     return PublishError(f"Kafka at {bootstrap} did not acknowledge: {text}", retriable=retriable)
+
+
+def _close_quietly(producer: Any) -> None:
+    """Close an abandoned producer without waiting for what it could not deliver."""
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:  # an abandoned client may raise anything while closing
+        log.debug("closing an abandoned producer: %r", exc)

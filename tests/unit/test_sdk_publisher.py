@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from kafka.errors import KafkaTimeoutError, NotLeaderForPartitionError
 
+import streams.sdk
 from schemas.errors import SchemaValidationError
 from schemas.limits import (
     BROKER_MESSAGE_MAX_BYTES,
@@ -209,3 +212,56 @@ def test_a_checked_record_is_not_validated_again(
     assert len(calls) == 1, "a checked record of the same schema is not"
     publisher.encode(CheckedRecord(record, "EnumeratorEvent"))
     assert len(calls) == 2, "checked against another schema: validated"
+
+
+class _Future:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def get(self, timeout: float) -> Any:
+        if self.error is not None:
+            raise self.error
+        return Receipt("t", 0, 7, "")
+
+
+class _Producer:
+    """Stands in for KafkaProducer: its sends fail with ``error`` (pure logic under test)."""
+
+    made: ClassVar[list[_Producer]] = []
+
+    def __init__(self, **_config: Any) -> None:
+        self.error: Exception | None = None
+        self.closed = False
+        _Producer.made.append(self)
+
+    def send(self, topic: str, key: bytes, value: bytes) -> _Future:
+        return _Future(self.error)
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+def test_a_producer_whose_records_expired_is_replaced(
+    registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kafka-python's idempotent producer can stay wedged after a leader died (chaos soak)."""
+    monkeypatch.setattr(streams.sdk, "KafkaProducer", _Producer)
+    _Producer.made = []
+    publisher = SubmissionPublisher("k:9092", registry)
+    publisher.connect()
+    first = _Producer.made[0]
+    first.error = NotLeaderForPartitionError()  # retriable, the same producer goes on
+    with pytest.raises(PublishError):
+        publisher.publish(household_submission())
+    assert len(_Producer.made) == 1
+    first.error = KafkaTimeoutError("Expiring 1 record(s)")
+    with pytest.raises(PublishError):
+        publisher.publish(household_submission())
+    receipt = publisher.publish(household_submission())  # a new producer took over
+    assert len(_Producer.made) == 2 and _Producer.made[1] is not first
+    assert receipt.offset == 7
+    for _ in range(50):
+        if first.closed:
+            break
+        time.sleep(0.02)
+    assert first.closed, "the wedged producer is closed in the background"
