@@ -147,8 +147,9 @@ def resolve_replication(settings: Settings, security: KafkaSecurity = PLAINTEXT)
     brokers = broker_count(settings.kafka_bootstrap, security=security)
     if brokers == 0:
         raise BrokerError(
-            f"no broker answered at {settings.kafka_bootstrap} to tell the replication factor "
-            "(set REGSOSEK_TOPIC_REPLICATION, or start Kafka: `regsosek kafka start`)"
+            f"Kafka at {settings.kafka_bootstrap} unreachable: no broker answered to tell the "
+            "replication factor (start it: `regsosek kafka start`; or set "
+            "REGSOSEK_TOPIC_REPLICATION)"
         )
     return settings.model_copy(update={"topic_replication": replication_for(None, brokers)})
 
