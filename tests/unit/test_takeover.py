@@ -50,6 +50,11 @@ def by_0413(revision: int, submission_id: str) -> dict[str, Any]:
     return record
 
 
+#: When Kafka received the test's submissions; an accepted revision's state keeps it.
+RECEIVED = datetime.now(UTC)
+RECEIVED_MS = int(RECEIVED.timestamp() * 1000)
+
+
 def messages(*records: dict[str, Any], first_offset: int = 0) -> list[RawSubmission]:
     return [
         RawSubmission(
@@ -58,7 +63,7 @@ def messages(*records: dict[str, Any], first_offset: int = 0) -> list[RawSubmiss
             first_offset + n,
             record["household_id"].encode(),
             SERIALIZER.encode(record),
-            datetime.now(UTC),
+            RECEIVED,
         )
         for n, record in enumerate(records)
     ]
@@ -101,7 +106,7 @@ def test_the_takeover_in_one_batch_is_rejected_and_the_genuine_revision_accepted
     assert row["district_code"] == "35.09.02"
     assert computed.outcome(set()).reasons == {"HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT": 1}
     state = HouseholdState.from_json(computed.states[HOUSEHOLD])
-    assert state == HouseholdState(2, ("a-1", "a-2"), OWNER, 2)
+    assert state == HouseholdState(2, ("a-1", "a-2"), OWNER, 2, RECEIVED_MS)
 
 
 def test_the_owner_survives_the_changelog_between_batches(regions: RegionMaster) -> None:
@@ -138,7 +143,7 @@ def test_a_state_in_the_old_form_loads_and_adopts_the_next_accepted_owner(
     assert [h.submission_id for h in adopted.households] == ["a-2"]
     stored = adopted.states[HOUSEHOLD]
     assert HouseholdState.from_json(json.loads(json.dumps(stored))) == HouseholdState(
-        2, ("a-1", "a-2"), OWNER, 2
+        2, ("a-1", "a-2"), OWNER, 2, RECEIVED_MS
     )
     takeover = compute(computer, messages(by_0413(3, "b-1")), stored)
     assert rejection_codes(takeover) == [["HOUSEHOLD_OWNED_BY_OTHER_ASSIGNMENT"]]
