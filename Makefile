@@ -78,7 +78,7 @@ demo: setup ## The main job end to end on the embedded default (SCALE=0.002 DURA
 bench: setup ## End-to-end benchmark on the local real stack (BENCH_ARGS=--quick for a 2 min smoke).
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-chaos: setup ## Chaos soak: 200,000 households through a 3-broker cluster with broker, worker, engine and gateway faults (CHAOS_ARGS=--households 20000 --send-seconds 300 for a shorter one).
+chaos: setup ## Chaos soak: 200,000 households through a 3-broker cluster with broker, worker, engine and gateway faults (CHAOS_ARGS='--households 20000 --send-seconds 300 --worker-kills 4' for a shorter one).
 	$(BIN)/python -m benchmarks.chaos $(CHAOS_ARGS)
 
 bench-micro: $(STAMP) ## Micro-benchmarks (pytest-benchmark): decode, rules, enrichment, row building.
