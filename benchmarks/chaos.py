@@ -306,8 +306,7 @@ def _sample(stack: Stack, timeline: Timeline, stop: threading.Event) -> None:
                 sent = sum(ends.values())
                 lag = sum(end - committed.get(tp, 0) for tp, end in ends.items())
             except Exception:  # a broker away mid-call: unknown, not a crash of the soak
-                offsets.close()
-                offsets = KafkaOffsets(stack.cluster.bootstrap)
+                offsets.close()  # rebuilt at the next call
             ready = stack.worker.page("/readyz")
             timeline.samples.append(Sample(t, lag, bool(ready and ready.get("ready")), sent))
             stop.wait(SAMPLE_EVERY_S)

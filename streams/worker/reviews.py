@@ -222,22 +222,22 @@ class ReviewStage:
                 await self._store(judged, messages)
             return judged
 
-    async def retry_parked(self) -> int:
+    async def retry_parked(self) -> None:
         """Judge the parked reviews again; store and acknowledge those that are decided now.
 
         A parked batch is decided when none of it is ahead any more, or once the
         submissions agent has computed everything written before it (what is
-        still unknown then is unknown), or after ``max_wait_s``. Returns how many
-        reviews are still parked. The broker away only makes them wait longer.
+        still unknown then is unknown), or after ``max_wait_s``. The broker away
+        only makes them wait longer.
         """
         if not self._parked or self._submission_offsets is None:
-            return 0
+            return
         async with self._lock:
             try:
                 ends, committed = await asyncio.to_thread(self._submission_offsets)
             except Exception as exc:  # kafka-python raises several unrelated types
                 log.info("submission offsets unreadable while reviews wait: %r", exc)
-                return sum(len(entry.messages) for entry in self._parked)
+                return
             computed = self._computed_through()
             still: list[Parked] = []
             for entry in self._parked:
@@ -256,12 +256,6 @@ class ReviewStage:
                 for event in entry.events:
                     event.ack()
             self._parked = still
-            return sum(len(entry.messages) for entry in still)
-
-    @property
-    def parked(self) -> int:
-        """Reviews waiting for their submissions now."""
-        return sum(len(entry.messages) for entry in self._parked)
 
     async def _judged(self, messages: Sequence[RawSubmission]) -> Judged:
         async def judging() -> Judged:
@@ -403,7 +397,7 @@ def install_reviews(
             await guard("process-reviews", _done(stage.handle(events)))
 
     async def retry_parked() -> None:
-        await guard("process-reviews", _parked_done(stage.retry_parked()))
+        await guard("process-reviews", stage.retry_parked())
 
     app.agent(source, name="process-reviews", concurrency=1)(process)
     app.timer(interval=POLL_S, name="regsosek-reviews-parked")(retry_parked)
@@ -431,10 +425,6 @@ def _without(judged: Judged, positions: set[tuple[int, int]]) -> Judged:
         if (int(record["source_partition"]), int(record["source_offset"])) not in positions
     ]
     return Judged(judged.accepted, kept)
-
-
-async def _parked_done(retrying: Awaitable[int]) -> None:
-    await retrying
 
 
 async def _done(judging: Awaitable[Judged]) -> None:

@@ -139,7 +139,8 @@ def submission_offsets(
     """End offsets of the submissions topic and the group's committed ones, by partition.
 
     For reviews that wait for their submissions (streams.worker.review_wait); its
-    own clients, used under a lock (kafka-python clients are not thread-safe).
+    own clients, used under a lock (kafka-python clients are not thread-safe), closed
+    after a failure and rebuilt at the next call, as the lag collector does.
     """
     offsets = KafkaOffsets(settings.kafka_bootstrap, security.kafka_python())
     topic = names.named(names.SUBMISSIONS, settings.topic_prefix)
@@ -148,8 +149,12 @@ def submission_offsets(
 
     def read() -> tuple[dict[int, int], dict[int, int]]:
         with lock:
-            _, ends = offsets.log_offsets([topic])
-            committed = offsets.committed(group)
+            try:
+                _, ends = offsets.log_offsets([topic])
+                committed = offsets.committed(group)
+            except Exception:
+                offsets.close()  # a client broken by a broker's death is rebuilt next call
+                raise
         return (
             {partition: offset for (name, partition), offset in ends.items() if name == topic},
             {partition: offset for (name, partition), offset in committed.items() if name == topic},
