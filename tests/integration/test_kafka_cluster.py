@@ -71,6 +71,21 @@ def _partitions(bootstrap: str, topic: str) -> list[dict[str, Any]]:
         time.sleep(0.5)
 
 
+def _topic_config(bootstrap: str, topic: str, name: str) -> str | None:
+    """One config of a new topic, asked until the answering broker knows the topic."""
+    deadline = time.monotonic() + 30
+    while True:
+        admin = _admin(bootstrap)
+        try:
+            answer = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        finally:
+            admin.close()
+        entry = (answer.get("topic", {}).get(topic) or {}).get(name)
+        if entry is not None or time.monotonic() > deadline:
+            return None if entry is None else str(entry["value"])
+        time.sleep(0.5)
+
+
 def _in_sync(bootstrap: str, topic: str) -> list[int]:
     """Size of each partition's in-sync replica set."""
     return sorted(len(partition["isr_nodes"]) for partition in _partitions(bootstrap, topic))
@@ -99,12 +114,7 @@ def test_three_nodes_three_replicas_and_a_broker_killed_loses_nothing(
     ensure_topics(bootstrap, desired_topics(settings))
     topic = named(SUBMISSIONS, PREFIX)
     assert {len(p["replica_nodes"]) for p in _partitions(bootstrap, topic)} == {3}
-    admin = _admin(bootstrap)
-    try:
-        answer = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        assert answer["topic"][topic]["min.insync.replicas"]["value"] == "2"
-    finally:
-        admin.close()
+    assert _topic_config(bootstrap, topic, "min.insync.replicas") == "2"
 
     _send(bootstrap, topic, range(RECORDS))
     second = local_kafka.nodes(cluster)[1]
